@@ -1,0 +1,42 @@
+"""Host glue: how host objects map onto ours.
+
+Adapters are split by concern. :class:`MemberAdapter` finds or creates the member for a
+host user. Subclass it and name your class in ``REFERRAL_REWARDS_MEMBER_ADAPTER`` to
+change how members are created (for example to copy a phone number from a profile).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .conf import get_member_model
+
+if TYPE_CHECKING:
+    from .abstract_models import AbstractMember
+
+
+class MemberAdapter:
+    """Maps host users to members. The default creates a member on first use."""
+
+    def get_member(self, user: Any, *, create: bool = True) -> AbstractMember | None:
+        """The member for ``user``, created if missing and ``create`` is true.
+
+        Returns ``None`` for anonymous users, or when ``create`` is false and the user
+        has no member yet. The unique one-to-one on ``user`` makes concurrent creation
+        safe: the loser of a race reads the winner's row.
+        """
+        if user is None or not getattr(user, "is_authenticated", False):
+            return None
+        Member = get_member_model()
+        if not create:
+            return Member._default_manager.filter(user=user).first()
+        member, _ = Member._default_manager.get_or_create(
+            user=user, defaults=self.member_defaults(user)
+        )
+        return member
+
+    def member_defaults(self, user: Any) -> dict[str, Any]:
+        """Field values for a member created for ``user``."""
+        get_full_name = getattr(user, "get_full_name", None)
+        name = (get_full_name() if callable(get_full_name) else "") or user.get_username()
+        return {"name": name[:200], "email": getattr(user, "email", "") or ""}

@@ -1,0 +1,162 @@
+"""Typed, lazy access to the ``REFERRAL_REWARDS_*`` settings.
+
+Read settings through :data:`app_settings` (``from django_referral_rewards.conf import
+app_settings``). Every property reads ``django.conf.settings`` when it is accessed, so
+``override_settings`` works in tests; nothing is read at import time except the member
+model name (as Django itself does for ``AUTH_USER_MODEL``) and nothing is ever written
+back to ``settings``.
+
+Each property's docstring is its documentation: the settings reference in ``docs/`` is
+generated from this file.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from django.apps import apps as django_apps
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.utils.module_loading import import_string
+
+from .exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from .abstract_models import AbstractMember
+    from .adapter import MemberAdapter
+
+PREFIX = "REFERRAL_REWARDS_"
+MEMBER_MODEL_SETTING = "REFERRAL_REWARDS_MEMBER_MODEL"
+DEFAULT_MEMBER_MODEL = "referral_rewards.Member"
+
+T = TypeVar("T")
+
+
+def get_member_model_string() -> str:
+    """The ``app_label.ModelName`` of the member model (the swappable setting's value)."""
+    return getattr(settings, MEMBER_MODEL_SETTING, DEFAULT_MEMBER_MODEL)
+
+
+def get_member_model() -> type[AbstractMember]:
+    """The active member model class (the default ``Member`` or the host's swap)."""
+    name = get_member_model_string()
+    try:
+        return django_apps.get_model(name, require_ready=False)  # type: ignore[return-value]
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"{MEMBER_MODEL_SETTING} must be of the form 'app_label.ModelName', not {name!r}."
+        ) from exc
+    except LookupError as exc:
+        raise ImproperlyConfigured(
+            f"{MEMBER_MODEL_SETTING} refers to model {name!r} that has not been installed."
+        ) from exc
+
+
+class AppSettings:
+    """The package's settings. Each property documents one ``REFERRAL_REWARDS_*`` name."""
+
+    def _setting(self, name: str, default: Any) -> Any:
+        return getattr(settings, PREFIX + name, default)
+
+    @property
+    def MEMBER_MODEL(self) -> str:
+        """The model that represents a person or organisation who refers and earns, as
+        ``"app_label.ModelName"``. Default ``"referral_rewards.Member"``.
+
+        Swappable like ``AUTH_USER_MODEL``: set it before the first ``migrate`` to a
+        concrete subclass of ``django_referral_rewards.abstract_models.AbstractMember``.
+        Package code reaches the class through ``conf.get_member_model()``.
+        """
+        return get_member_model_string()
+
+    @property
+    def MEMBER_ADAPTER(self) -> str:
+        """Import string of the class that maps host users to members (finding and
+        creating the member for a user, copying name and e-mail). Must subclass
+        ``django_referral_rewards.adapter.MemberAdapter``.
+        Default ``"django_referral_rewards.adapter.MemberAdapter"``.
+        """
+        return str(self._setting("MEMBER_ADAPTER", "django_referral_rewards.adapter.MemberAdapter"))
+
+    @property
+    def DEFAULT_PROGRAM(self) -> str:
+        """Slug of the program used when a service is called with ``program=None``.
+        It is created on first use (and by the initial data migration) if missing.
+        Default ``"default"``.
+        """
+        return str(self._setting("DEFAULT_PROGRAM", "default"))
+
+    @property
+    def DEFAULT_CURRENCY(self) -> str:
+        """ISO 4217 code given to the default program when it is created.
+        Default ``"USD"``.
+        """
+        return str(self._setting("DEFAULT_CURRENCY", "USD")).upper()
+
+    @property
+    def SWEEP_BATCH_SIZE(self) -> int:
+        """How many rows a background sweep (points expiry, ...) claims per transaction.
+        Larger batches mean fewer transactions; smaller ones hold locks for less time.
+        Default ``500``.
+        """
+        value = int(self._setting("SWEEP_BATCH_SIZE", 500))
+        if value < 1:
+            raise ConfigurationError(f"{PREFIX}SWEEP_BATCH_SIZE must be at least 1, not {value}.")
+        return value
+
+    # --- import-string helpers -------------------------------------------------------
+
+    def member_adapter(self) -> MemberAdapter:
+        """An instance of the configured member adapter."""
+        from .adapter import MemberAdapter
+
+        return import_setting("MEMBER_ADAPTER", MemberAdapter)()
+
+
+app_settings = AppSettings()
+
+#: ``setting name -> base class path`` of every import-string setting; the system checks
+#: use it, and so does :func:`import_setting`.
+IMPORT_STRING_SETTINGS: dict[str, str] = {
+    "MEMBER_ADAPTER": "django_referral_rewards.adapter.MemberAdapter",
+}
+
+
+def known_setting_names() -> set[str]:
+    """Every documented ``REFERRAL_REWARDS_*`` name."""
+    return {
+        PREFIX + name
+        for name, value in vars(AppSettings).items()
+        if isinstance(value, property) and name.isupper()
+    }
+
+
+@functools.cache
+def _import_cached(path: str, base_path: str, setting: str) -> type:
+    try:
+        cls = import_string(path)
+    except ImportError as exc:
+        raise ConfigurationError(f"{PREFIX}{setting} = {path!r} could not be imported: {exc}") from exc
+    base = import_string(base_path)
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        raise ConfigurationError(
+            f"{PREFIX}{setting} = {path!r} must be a subclass of {base_path}."
+        )
+    return cls
+
+
+def import_setting(setting: str, base: type[T]) -> type[T]:
+    """Resolve the import-string setting ``setting`` (without the prefix), checking it
+    subclasses ``base``. Results are cached until the setting changes."""
+    path = getattr(app_settings, setting)
+    base_path = f"{base.__module__}.{base.__qualname__}"
+    return _import_cached(path, base_path, setting)
+
+
+@receiver(setting_changed)
+def _clear_cache(*, setting: str, **kwargs: Any) -> None:
+    if setting.startswith(PREFIX):
+        _import_cached.cache_clear()

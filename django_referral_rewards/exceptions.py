@@ -1,0 +1,110 @@
+"""Exceptions raised by the package's services.
+
+Every error a host can trigger with bad input is a subclass of
+:class:`ReferralRewardsError`, so ``except ReferralRewardsError`` catches them all. Each
+carries a stable ``code`` (used by the admin, the portal and the API) and a
+human-readable message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ReferralRewardsError(Exception):
+    """Base class of every error raised by django-referral-rewards."""
+
+    code: str = "error"
+    default_message: str = "The operation could not be completed."
+
+    def __init__(self, message: str | None = None, **context: Any) -> None:
+        self.message = message or self.default_message
+        self.context = context
+        super().__init__(self.message)
+
+
+class ConfigurationError(ReferralRewardsError):
+    """A ``REFERRAL_REWARDS_*`` setting is missing or wrong."""
+
+    code = "configuration"
+    default_message = "django-referral-rewards is misconfigured."
+
+
+class ProgramNotFound(ReferralRewardsError):
+    """No program with the given slug exists (or it is inactive)."""
+
+    code = "program_not_found"
+    default_message = "No such program."
+
+
+class MemberNotFound(ReferralRewardsError):
+    """The user has no member record and the adapter declined to create one."""
+
+    code = "member_not_found"
+    default_message = "This user is not a member of the rewards program."
+
+
+class InvalidArgument(ReferralRewardsError):
+    """An argument to a service is malformed (wrong type, too long, unknown value)."""
+
+    code = "invalid"
+    default_message = "Invalid argument."
+
+
+class InvalidAmount(InvalidArgument):
+    """An amount is not a positive integer (or exceeds what may be reversed)."""
+
+    code = "invalid_amount"
+    default_message = "The amount must be a positive whole number."
+
+
+class InvalidUnit(InvalidArgument):
+    """The unit is not one of ``points``, ``credit`` or ``commission``."""
+
+    code = "invalid_unit"
+    default_message = "Unknown unit."
+
+
+class InsufficientBalance(ReferralRewardsError):
+    """A spend would take the balance below zero. Nothing was written."""
+
+    code = "insufficient_balance"
+    default_message = "The balance is too low for this operation."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        balance: int | None = None,
+        requested: int | None = None,
+        **context: Any,
+    ) -> None:
+        self.balance = balance
+        self.requested = requested
+        if message is None and balance is not None and requested is not None:
+            message = f"The balance is {balance}; {requested} was requested."
+        super().__init__(message, balance=balance, requested=requested, **context)
+
+
+class IdempotencyConflict(ReferralRewardsError):
+    """The idempotency key was used before with a different payload.
+
+    Nothing was written; the first operation stands.
+    """
+
+    code = "idempotency_conflict"
+    default_message = "This idempotency key was already used for a different operation."
+
+
+class NotReversible(ReferralRewardsError):
+    """The ledger entry cannot be reversed (a reversal, an expiry, or nothing is left)."""
+
+    code = "not_reversible"
+    default_message = "This entry cannot be reversed."
+
+
+class LedgerImmutable(ReferralRewardsError):
+    """Ledger entries are append-only: they are never updated or deleted."""
+
+    code = "ledger_immutable"
+    default_message = "Ledger entries cannot be changed or deleted; post a reversal instead."

@@ -1,0 +1,43 @@
+"""Concrete models. Abstract bases (and their documentation) live in ``abstract_models``.
+
+Package code never imports ``Member`` directly: use ``conf.get_member_model()``, because
+a host may swap it (``REFERRAL_REWARDS_MEMBER_MODEL``).
+"""
+
+from __future__ import annotations
+
+from .abstract_models import (
+    AbstractAccount,
+    AbstractEarnLot,
+    AbstractLedgerEntry,
+    AbstractMember,
+    AbstractProgram,
+)
+
+
+class Program(AbstractProgram):
+    class Meta(AbstractProgram.Meta):
+        pass
+
+
+class Member(AbstractMember):
+    class Meta(AbstractMember.Meta):
+        swappable = "REFERRAL_REWARDS_MEMBER_MODEL"
+
+
+class Account(AbstractAccount):
+    class Meta(AbstractAccount.Meta):
+        pass
+
+
+class LedgerEntry(AbstractLedgerEntry):
+    class Meta(AbstractLedgerEntry.Meta):
+        pass
+
+
+class EarnLot(AbstractEarnLot):
+    class Meta(AbstractEarnLot.Meta):
+        pass
+
+
+__all__ = ["Account", "EarnLot", "LedgerEntry", "Member", "Program"]

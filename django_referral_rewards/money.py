@@ -1,0 +1,32 @@
+"""Money helpers: amounts are ``Decimal`` in a currency; the ledger stores integer minor
+units. No floats anywhere (invariant 7)."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from .exceptions import InvalidAmount
+
+
+def to_minor(amount: Decimal, decimal_places: int = 2) -> int:
+    """``Decimal("12.34")`` -> ``1234`` for a currency with two decimal places.
+
+    Floats are refused (they cannot represent money exactly), and so are amounts with
+    more decimal places than the currency has.
+    """
+    if isinstance(amount, float) or not isinstance(amount, (Decimal, int)):
+        raise InvalidAmount(f"Money amounts must be Decimal, not {type(amount).__name__}.")
+    try:
+        scaled = Decimal(amount).scaleb(decimal_places)
+        if scaled != scaled.to_integral_value():
+            raise InvalidAmount(
+                f"{amount} has more than {decimal_places} decimal places for this currency."
+            )
+        return int(scaled)
+    except InvalidOperation as exc:
+        raise InvalidAmount(f"{amount!r} is not a valid amount.") from exc
+
+
+def from_minor(minor: int, decimal_places: int = 2) -> Decimal:
+    """``1234`` -> ``Decimal("12.34")`` for a currency with two decimal places."""
+    return Decimal(int(minor)).scaleb(-decimal_places).quantize(Decimal(1).scaleb(-decimal_places))

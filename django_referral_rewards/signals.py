@@ -1,0 +1,28 @@
+"""Signals.
+
+Outbound signals tell the host what happened. They are sent only after the transaction
+that made the change commits (never for rolled-back work), ``sender`` is the model class,
+and every argument is a keyword. Receivers must accept ``**kwargs``. The package never
+relies on its own signals for correctness.
+
+The comment above each signal lists its arguments; ``docs/reference/signals.rst`` says
+the same (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+# Points were added to an account (an earn, a positive adjustment or reversal).
+# Arguments: sender (LedgerEntry), entry, account, amount (int, positive), balance (int).
+points_credited = Signal()
+
+# Points were taken from an account (a spend, a negative adjustment or a clawback).
+# Arguments: sender (LedgerEntry), entry, account, amount (int, positive), balance (int).
+points_debited = Signal()
+
+# Points expired (what was left of earn lots past their date).
+# Arguments: sender (LedgerEntry), entry, account, amount (int, positive), balance (int).
+points_expired = Signal()
+
+OUTBOUND_SIGNALS = ("points_credited", "points_debited", "points_expired")
