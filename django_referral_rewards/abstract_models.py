@@ -131,9 +131,7 @@ class AbstractAccount(TimeStampedModel):
         editable=False,
         help_text=_("Points decided but not yet spendable (inside a hold period)."),
     )
-    credit_balance = models.BigIntegerField(
-        _("credit (minor units)"), default=0, editable=False
-    )
+    credit_balance = models.BigIntegerField(_("credit (minor units)"), default=0, editable=False)
     commission_balance = models.BigIntegerField(
         _("commission (minor units)"), default=0, editable=False
     )
@@ -242,9 +240,7 @@ class AbstractLedgerEntry(models.Model):
             models.Index(
                 fields=["account", "unit", "created_at"], name="referral_rew_entry_acct_unit"
             ),
-            models.Index(
-                fields=["reference_type", "reference_id"], name="referral_rew_entry_ref"
-            ),
+            models.Index(fields=["reference_type", "reference_id"], name="referral_rew_entry_ref"),
         ]
 
     def __str__(self) -> str:
@@ -309,9 +305,7 @@ class AbstractEarnLot(models.Model):
             ),
         ]
         indexes = [
-            models.Index(
-                fields=["account", "unit", "expires_at"], name="referral_rew_lot_fifo"
-            ),
+            models.Index(fields=["account", "unit", "expires_at"], name="referral_rew_lot_fifo"),
             models.Index(fields=["expires_at", "remaining"], name="referral_rew_lot_due"),
         ]
 

@@ -38,8 +38,11 @@ def check_unknown_settings(app_configs: Any = None, **kwargs: Any) -> list[Warni
     warnings: list[Warning] = []
     for name in dir(settings):
         if name.startswith(PREFIX) and name not in known:
-            close = difflib.get_close_matches(name, sorted(known), n=1)
-            hint = f"Did you mean {close[0]}?" if close else "See the settings reference."
+            # Compare without the shared prefix, which would make everything look close.
+            close = difflib.get_close_matches(
+                name.removeprefix(PREFIX), sorted(k.removeprefix(PREFIX) for k in known), n=1
+            )
+            hint = f"Did you mean {PREFIX}{close[0]}?" if close else "See the settings reference."
             warnings.append(
                 Warning(
                     f"{name} is not a django-referral-rewards setting; it is ignored.",

@@ -44,7 +44,7 @@ def get_member_model() -> type[AbstractMember]:
     """The active member model class (the default ``Member`` or the host's swap)."""
     name = get_member_model_string()
     try:
-        return django_apps.get_model(name, require_ready=False)  # type: ignore[return-value]
+        return django_apps.get_model(name, require_ready=False)
     except ValueError as exc:
         raise ImproperlyConfigured(
             f"{MEMBER_MODEL_SETTING} must be of the form 'app_label.ModelName', not {name!r}."
@@ -139,12 +139,12 @@ def _import_cached(path: str, base_path: str, setting: str) -> type:
     try:
         cls = import_string(path)
     except ImportError as exc:
-        raise ConfigurationError(f"{PREFIX}{setting} = {path!r} could not be imported: {exc}") from exc
+        raise ConfigurationError(
+            f"{PREFIX}{setting} = {path!r} could not be imported: {exc}"
+        ) from exc
     base = import_string(base_path)
     if not (isinstance(cls, type) and issubclass(cls, base)):
-        raise ConfigurationError(
-            f"{PREFIX}{setting} = {path!r} must be a subclass of {base_path}."
-        )
+        raise ConfigurationError(f"{PREFIX}{setting} = {path!r} must be a subclass of {base_path}.")
     return cls
 
 

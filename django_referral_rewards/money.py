@@ -3,7 +3,7 @@ units. No floats anywhere (invariant 7)."""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from .exceptions import InvalidAmount
 
@@ -16,15 +16,15 @@ def to_minor(amount: Decimal, decimal_places: int = 2) -> int:
     """
     if isinstance(amount, float) or not isinstance(amount, (Decimal, int)):
         raise InvalidAmount(f"Money amounts must be Decimal, not {type(amount).__name__}.")
-    try:
-        scaled = Decimal(amount).scaleb(decimal_places)
-        if scaled != scaled.to_integral_value():
-            raise InvalidAmount(
-                f"{amount} has more than {decimal_places} decimal places for this currency."
-            )
-        return int(scaled)
-    except InvalidOperation as exc:
-        raise InvalidAmount(f"{amount!r} is not a valid amount.") from exc
+    value = Decimal(amount)
+    if not value.is_finite():
+        raise InvalidAmount(f"{amount!r} is not a valid amount.")
+    scaled = value.scaleb(decimal_places)
+    if scaled != scaled.to_integral_value():
+        raise InvalidAmount(
+            f"{amount} has more than {decimal_places} decimal places for this currency."
+        )
+    return int(scaled)
 
 
 def from_minor(minor: int, decimal_places: int = 2) -> Decimal:

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from django.db import models
-from django.db.models import Q
 
 from .exceptions import LedgerImmutable, ProgramNotFound
 
 if TYPE_CHECKING:
-    from .models import Account, Program
+    from .models import Account, Program  # noqa: F401
 
 
 class ProgramQuerySet(models.QuerySet["Program"]):
@@ -65,9 +64,6 @@ class LedgerEntryQuerySet(models.QuerySet[Any]):
     def delete(self) -> NoReturn:
         raise LedgerImmutable()
 
-    def for_unit(self, unit: str) -> LedgerEntryQuerySet:
-        return self.filter(unit=unit)
-
 
 class EarnLotQuerySet(models.QuerySet[Any]):
     def open(self) -> EarnLotQuerySet:
@@ -81,6 +77,3 @@ class EarnLotQuerySet(models.QuerySet[Any]):
     def fifo(self) -> EarnLotQuerySet:
         """Soonest expiry first; lots that never expire last; then oldest first."""
         return self.order_by(models.F("expires_at").asc(nulls_last=True), "pk")
-
-    def unexpired_at(self, now: Any) -> EarnLotQuerySet:
-        return self.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))

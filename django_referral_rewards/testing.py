@@ -62,9 +62,13 @@ def make_account(
 
     member = member or make_member()
     account, _ = Account.objects.get_or_create(
-        member=member, program=Program.objects.resolve(program)
+        member_id=member.pk, program=Program.objects.resolve(program)
     )
-    for unit, amount in ((Unit.POINTS, points), (Unit.CREDIT, credit), (Unit.COMMISSION, commission)):
+    for unit, amount in (
+        (Unit.POINTS, points),
+        (Unit.CREDIT, credit),
+        (Unit.COMMISSION, commission),
+    ):
         if amount:
             ledger.credit(account, amount, unit=unit, reason="Opening balance")
     return account

@@ -20,15 +20,13 @@ def resolve_member(user_or_member: Any, *, create: bool = True) -> AbstractMembe
     return member
 
 
-def get_or_create_account(
-    user_or_member: Any, *, program: Program | str | None = None
-) -> Account:
+def get_or_create_account(user_or_member: Any, *, program: Program | str | None = None) -> Account:
     """The member's account in ``program`` (``None``: the default program), created on
     first use. Safe when two requests create it at once (a unique constraint decides)."""
     member = resolve_member(user_or_member)
     program_obj = Program.objects.resolve(program)
     # get_or_create re-reads the winner's row when it loses a creation race.
-    account, _ = Account.objects.get_or_create(member=member, program=program_obj)
+    account, _ = Account.objects.get_or_create(member_id=member.pk, program=program_obj)
     return account
 
 
@@ -36,7 +34,7 @@ def accounts_for(user_or_member: Any) -> list[Account]:
     """Every account the member holds (one per program), default-program first."""
     member = resolve_member(user_or_member, create=False)
     return list(
-        Account.objects.filter(member=member)
+        Account.objects.filter(member_id=member.pk)
         .select_related("program")
         .order_by("program__name", "pk")
     )

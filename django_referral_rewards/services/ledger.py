@@ -106,8 +106,7 @@ def _reference(reference: Reference) -> tuple[str, str]:
         ref_type, ref_id = reference
     except (TypeError, ValueError):
         raise InvalidArgument(
-            "A reference is a model instance or a (type, id) pair, "
-            f"not {reference!r}."
+            f"A reference is a model instance or a (type, id) pair, not {reference!r}."
         ) from None
     ref_type, ref_id = str(ref_type), str(ref_id)
     if not ref_type or len(ref_type) > 100 or len(ref_id) > 100:
@@ -187,10 +186,6 @@ class _Plan:
     @property
     def due_total(self) -> int:
         return sum(lot.remaining for lot in self.due)
-
-    @property
-    def taken(self) -> int:
-        return sum(amount for _, amount in self.take)
 
 
 def _plan_consumption(
@@ -672,7 +667,7 @@ def balance(
         from ..abstract_models import AbstractMember
 
         if isinstance(user_or_account, AbstractMember):
-            queryset = Account.objects.filter(member=user_or_account)
+            queryset = Account.objects.filter(member_id=user_or_account.pk)
         elif getattr(user_or_account, "is_authenticated", False):
             queryset = Account.objects.for_user(user_or_account)
         else:
@@ -695,7 +690,9 @@ class ExpirySweepResult:
     amounts: dict[str, int]
 
 
-def _batches(now: datetime, batch_size: int, program: Program | None) -> Iterator[list[tuple[int, int]]]:
+def _batches(
+    now: datetime, batch_size: int, program: Program | None
+) -> Iterator[list[tuple[int, int]]]:
     cursor = 0
     while True:
         queryset = EarnLot.objects.due(now).filter(pk__gt=cursor)
@@ -757,9 +754,7 @@ def expire_lots(
                 touched = [accounts[account_id] for account_id, _ in groups]
                 for account in touched:
                     account.modified = now
-                Account.objects.bulk_update(
-                    touched, [*Account.BALANCE_FIELDS.values(), "modified"]
-                )
+                Account.objects.bulk_update(touched, [*Account.BALANCE_FIELDS.values(), "modified"])
                 for entry in entries:
                     _notify(entry, entry.account)
                     amounts[entry.unit] += -entry.amount
@@ -789,7 +784,9 @@ class Discrepancy:
     expected: int
 
 
-def _sums(model: Any, account_ids: list[int], value: str, **filters: Any) -> dict[tuple[int, str], int]:
+def _sums(
+    model: Any, account_ids: list[int], value: str, **filters: Any
+) -> dict[tuple[int, str], int]:
     rows = (
         model.objects.filter(account_id__in=account_ids, **filters)
         .order_by()

@@ -1,0 +1,197 @@
+"""Admin for programs, members, accounts, the ledger and earn lots."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from ..conf import get_member_model
+from ..enums import Unit
+from ..exceptions import ReferralRewardsError
+from ..forms import AdjustBalanceForm
+from ..models import Account, EarnLot, LedgerEntry, Member, Program
+from ..services import ledger
+
+
+class ReadOnlyAdminMixin:
+    """Viewable by staff with the view permission; never added, changed or deleted
+    here (the ledger is append-only)."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Program)
+class ProgramAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "currency", "points_expiry_days", "active"]
+    list_filter = ["active", "currency"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+if get_member_model() is Member:  # a host that swaps the member registers its own admin
+
+    @admin.register(Member)
+    class MemberAdmin(admin.ModelAdmin):
+        list_display = ["__str__", "email", "kind", "user", "active", "created"]
+        list_filter = ["kind", "active"]
+        search_fields = ["name", "email", "phone"]
+        raw_id_fields = ["user"]
+        list_select_related = ["user"]
+
+
+def _money(account: Account, unit: str) -> str:
+    value = account.get_balance(unit)
+    return f"{account.program.from_minor(value)} {account.program.currency}"
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = [
+        "member",
+        "program",
+        "points_balance",
+        "held_points",
+        "credit_display",
+        "commission_display",
+        "lifetime_points",
+        "ledger_link",
+    ]
+    list_filter = ["program"]
+    list_select_related = ["member", "program"]
+    search_fields = ["member__name", "member__email"]
+    raw_id_fields = ["member"]
+    readonly_fields = [
+        "points_balance",
+        "held_points",
+        "credit_balance",
+        "commission_balance",
+        "lifetime_points",
+        "created",
+        "modified",
+    ]
+    actions = ["adjust_balance"]
+
+    @admin.display(description=_("credit"))
+    def credit_display(self, obj: Account) -> str:
+        return _money(obj, Unit.CREDIT)
+
+    @admin.display(description=_("commission"))
+    def commission_display(self, obj: Account) -> str:
+        return _money(obj, Unit.COMMISSION)
+
+    @admin.display(description=_("ledger"))
+    def ledger_link(self, obj: Account) -> str:
+        url = reverse("admin:referral_rewards_ledgerentry_changelist")
+        return format_html('<a href="{}?account__id__exact={}">{}</a>', url, obj.pk, _("entries"))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # Member and program are fixed once the account exists.
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "member", "program"] if obj is not None else fields
+
+    @admin.action(description=_("Adjust balance…"), permissions=["change"])
+    def adjust_balance(
+        self, request: HttpRequest, queryset: QuerySet[Account]
+    ) -> HttpResponse | None:
+        """Post a staff adjustment to each selected account, through the ledger service,
+        recording the reason and the staff user."""
+        if "apply" in request.POST:
+            form = AdjustBalanceForm(request.POST)
+            if form.is_valid():
+                data = form.cleaned_data
+                done = 0
+                for account in queryset.select_related("member", "program"):
+                    try:
+                        ledger.adjust(
+                            account,
+                            data["amount"],
+                            unit=data["unit"],
+                            reason=data["reason"],
+                            created_by=request.user,
+                            expires_at=data["expires_at"],
+                            idempotency_key=f"admin-adjust:{data['token']}",
+                        )
+                    except ReferralRewardsError as exc:
+                        self.message_user(request, f"{account}: {exc.message}", messages.ERROR)
+                    else:
+                        done += 1
+                if done:
+                    self.message_user(
+                        request,
+                        ngettext(
+                            "Adjusted %(count)d account.",
+                            "Adjusted %(count)d accounts.",
+                            done,
+                        )
+                        % {"count": done},
+                        messages.SUCCESS,
+                    )
+                return None
+        else:
+            form = AdjustBalanceForm()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Adjust balance"),
+            "opts": self.model._meta,
+            "form": form,
+            "accounts": queryset.select_related("member", "program"),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(
+            request, "admin/referral_rewards/account/adjust_balance.html", context
+        )
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "created_at",
+        "account",
+        "unit",
+        "kind",
+        "amount",
+        "balance_after",
+        "memo",
+        "created_by",
+        "reference_display",
+    ]
+    list_filter = ["unit", "kind", "account__program"]
+    list_select_related = ["account__member", "account__program", "created_by"]
+    search_fields = ["memo", "reference_id", "idempotency_key", "account__member__name"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    @admin.display(description=_("reference"))
+    def reference_display(self, obj: LedgerEntry) -> str:
+        return f"{obj.reference_type} #{obj.reference_id}" if obj.reference_type else ""
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        return {}
+
+
+@admin.register(EarnLot)
+class EarnLotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["entry", "account", "unit", "amount", "remaining", "expired", "expires_at"]
+    list_filter = ["unit", "account__program"]
+    list_select_related = ["account__member", "account__program", "entry"]
+    search_fields = ["account__member__name"]
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        return {}
