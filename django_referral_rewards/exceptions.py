@@ -31,7 +31,7 @@ class ConfigurationError(ReferralRewardsError):
 
 
 class ProgramNotFound(ReferralRewardsError):
-    """No program with the given slug exists (or it is inactive)."""
+    """No program with the given slug exists."""
 
     code = "program_not_found"
     default_message = "No such program."

@@ -11,7 +11,24 @@ the same (a test keeps the two in step).
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from django.dispatch import Signal
+
+logger = logging.getLogger(__name__)
+
+
+def send_after_commit(signal: Signal, **kwargs: Any) -> None:
+    """Deliver ``signal`` to every receiver. The change is already committed, so a
+    receiver that raises is logged and does not stop the other receivers."""
+    for receiver, result in signal.send_robust(**kwargs):
+        if isinstance(result, Exception):
+            logger.error(
+                "Receiver %r of a django-referral-rewards signal raised.",
+                receiver,
+                exc_info=(type(result), result, result.__traceback__),
+            )
 
 # Points were added to an account (an earn, a positive adjustment or reversal).
 # Arguments: sender (LedgerEntry), entry, account, amount (int, positive), balance (int).

@@ -98,3 +98,17 @@ def test_money_is_decimal_in_minor_units():
     program = testing.make_program(currency="JPY", currency_decimal_places=0)
     assert program.to_minor(Decimal("500")) == 500
     assert program.from_minor(500) == Decimal("500")
+
+
+def test_no_float_fields_anywhere():
+    """Invariant 7: money is Decimal, points are integers; nothing is a float."""
+    from django.apps import apps
+    from django.db import models
+
+    floats = [
+        f"{model.__name__}.{field.name}"
+        for model in apps.get_app_config("referral_rewards").get_models()
+        for field in model._meta.get_fields()
+        if isinstance(field, models.FloatField)
+    ]
+    assert floats == []

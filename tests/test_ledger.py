@@ -667,3 +667,20 @@ def test_program_totals_balance_by_kind(account, program, now):
         "balances": 0,
     }
     assert ledger.program_totals(program)["credit"] == {"ledger": 0, "balances": 0}
+
+
+def test_a_failing_receiver_is_logged_and_does_not_stop_the_others(
+    account, recorders, django_capture_on_commit_callbacks, caplog
+):
+    def broken(**kwargs):
+        raise ValueError("host bug")
+
+    signals.points_credited.connect(broken, weak=False, dispatch_uid="broken")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            ledger.credit(account, 10, reason="x")
+    finally:
+        signals.points_credited.disconnect(dispatch_uid="broken")
+    assert len(recorders["points_credited"].calls) == 1
+    assert "raised" in caplog.text and "host bug" in caplog.text
+    assert ledger.balance(account) == 10

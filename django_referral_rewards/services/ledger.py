@@ -31,6 +31,7 @@ from django.db.models import F, Model, Sum
 from django.utils import timezone
 
 from .. import signals
+from ..signals import send_after_commit
 from ..conf import app_settings
 from ..enums import EntryKind, Unit
 from ..exceptions import (
@@ -364,17 +365,16 @@ def _notify(entry: LedgerEntry, account: Account) -> None:
         signal = signals.points_credited
     else:
         signal = signals.points_debited
-    balance = entry.balance_after
     transaction.on_commit(
         functools.partial(
-            signal.send,
+            send_after_commit,
+            signal,
             sender=LedgerEntry,
             entry=entry,
             account=account,
             amount=abs(entry.amount),
-            balance=balance,
-        ),
-        robust=True,
+            balance=entry.balance_after,
+        )
     )
 
 
