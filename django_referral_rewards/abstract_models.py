@@ -18,9 +18,15 @@ from django.utils.translation import gettext_lazy as _
 from model_utils.models import TimeStampedModel
 
 from .conf import get_member_model_string
-from .enums import NEGATIVE_KINDS, POSITIVE_KINDS, EntryKind, MemberKind, Unit
+from .enums import NEGATIVE_KINDS, POSITIVE_KINDS, CodeKind, EntryKind, MemberKind, Unit
 from .exceptions import LedgerImmutable
-from .querysets import AccountQuerySet, EarnLotQuerySet, LedgerEntryQuerySet, ProgramQuerySet
+from .querysets import (
+    AccountQuerySet,
+    EarnLotQuerySet,
+    LedgerEntryQuerySet,
+    ProgramQuerySet,
+    ReferralCodeQuerySet,
+)
 
 currency_validator = RegexValidator(r"^[A-Z]{3}$", _("Use a three-letter ISO 4217 code, e.g. USD."))
 
@@ -311,3 +317,157 @@ class AbstractEarnLot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.remaining}/{self.amount} {self.unit}"
+
+
+class AbstractCampaign(TimeStampedModel):
+    """A time-boxed promotion in a program, with its own codes (``SUMMER25``)."""
+
+    program = models.ForeignKey(
+        "referral_rewards.Program",
+        verbose_name=_("program"),
+        on_delete=models.PROTECT,
+        related_name="campaigns",
+    )
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=64)
+    starts_at = models.DateTimeField(_("starts at"), null=True, blank=True)
+    ends_at = models.DateTimeField(_("ends at"), null=True, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+    metadata = models.JSONField(_("metadata"), default=dict, blank=True)
+
+    class Meta:
+        abstract = True
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        ordering = ["-starts_at", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["program", "slug"], name="referral_rewards_campaign_slug"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(starts_at__isnull=True)
+                | models.Q(ends_at__isnull=True)
+                | models.Q(ends_at__gt=models.F("starts_at")),
+                name="referral_rewards_campaign_window",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AbstractReferralCode(TimeStampedModel):
+    """A code people type or follow: a member's personal code, or a campaign code.
+
+    ``code`` is stored normalised (upper case, no spaces or dashes). ``times_used`` is
+    kept only for codes with ``max_uses`` (a database constraint keeps it at or below
+    the limit); unlimited codes count their :class:`CodeUse` rows instead, so one popular
+    code never serialises every sign-up on a counter row.
+    """
+
+    code = models.CharField(_("code"), max_length=32, unique=True)
+    program = models.ForeignKey(
+        "referral_rewards.Program",
+        verbose_name=_("program"),
+        on_delete=models.PROTECT,
+        related_name="codes",
+    )
+    kind = models.CharField(
+        _("kind"), max_length=12, choices=CodeKind.choices, default=CodeKind.PERSONAL
+    )
+    owner = models.ForeignKey(
+        "referral_rewards.Account",
+        verbose_name=_("owner"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="codes",
+        help_text=_("The referrer credited for uses. Empty for house campaign codes."),
+    )
+    #: Set (to the owner) only on an account's one personal code: the unique index makes
+    #: "one personal code per account" a database rule on every supported database.
+    personal_for = models.OneToOneField(
+        "referral_rewards.Account",
+        verbose_name=_("personal code of"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="personal_code",
+        editable=False,
+    )
+    campaign = models.ForeignKey(
+        "referral_rewards.Campaign",
+        verbose_name=_("campaign"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="codes",
+    )
+    starts_at = models.DateTimeField(_("valid from"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    max_uses = models.PositiveIntegerField(
+        _("maximum uses"), null=True, blank=True, help_text=_("Empty: unlimited.")
+    )
+    max_uses_per_customer = models.PositiveIntegerField(
+        _("maximum uses per customer"), null=True, blank=True, help_text=_("Empty: unlimited.")
+    )
+    times_used = models.PositiveIntegerField(_("times used"), default=0, editable=False)
+    active = models.BooleanField(_("active"), default=True)
+    metadata = models.JSONField(_("metadata"), default=dict, blank=True)
+
+    objects = ReferralCodeQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+        verbose_name = _("referral code")
+        verbose_name_plural = _("referral codes")
+        ordering = ["-created"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(max_uses__isnull=True)
+                | models.Q(times_used__lte=models.F("max_uses")),
+                name="referral_rewards_code_within_max_uses",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(kind=CodeKind.PERSONAL, personal_for=models.F("owner"))
+                    | models.Q(kind=CodeKind.CAMPAIGN, personal_for__isnull=True)
+                ),
+                name="referral_rewards_code_kind_owner",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class AbstractCodeUse(models.Model):
+    """One use of a code by a customer (a sign-up, or an order that used it)."""
+
+    code = models.ForeignKey(
+        "referral_rewards.ReferralCode",
+        verbose_name=_("code"),
+        on_delete=models.PROTECT,
+        related_name="uses",
+    )
+    customer = models.ForeignKey(
+        "referral_rewards.Account",
+        verbose_name=_("customer"),
+        on_delete=models.PROTECT,
+        related_name="code_uses",
+    )
+    reference_type = models.CharField(_("reference type"), max_length=100, blank=True)
+    reference_id = models.CharField(_("reference id"), max_length=100, blank=True)
+    created_at = models.DateTimeField(_("used at"), default=timezone.now)
+
+    class Meta:
+        abstract = True
+        verbose_name = _("code use")
+        verbose_name_plural = _("code uses")
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["code", "customer"], name="referral_rew_use_code_cust"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} by {self.customer}"

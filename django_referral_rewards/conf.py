@@ -27,6 +27,7 @@ from .exceptions import ConfigurationError
 if TYPE_CHECKING:
     from .abstract_models import AbstractMember
     from .adapter import MemberAdapter
+    from .codes import CodeGenerator
 
 PREFIX = "REFERRAL_REWARDS_"
 MEMBER_MODEL_SETTING = "REFERRAL_REWARDS_MEMBER_MODEL"
@@ -97,6 +98,16 @@ class AppSettings:
         return str(self._setting("DEFAULT_CURRENCY", "USD")).upper()
 
     @property
+    def CODE_GENERATOR(self) -> str:
+        """Import string of the class that proposes new referral codes. Must subclass
+        ``django_referral_rewards.codes.CodeGenerator``. The default makes random
+        9-character codes with a check character; use
+        ``"django_referral_rewards.codes.VanityCodeGenerator"`` for ``JUAN2025``-style
+        personal codes. Default ``"django_referral_rewards.codes.CodeGenerator"``.
+        """
+        return str(self._setting("CODE_GENERATOR", "django_referral_rewards.codes.CodeGenerator"))
+
+    @property
     def SWEEP_BATCH_SIZE(self) -> int:
         """How many rows a background sweep (points expiry, ...) claims per transaction.
         Larger batches mean fewer transactions; smaller ones hold locks for less time.
@@ -115,6 +126,12 @@ class AppSettings:
 
         return import_setting("MEMBER_ADAPTER", MemberAdapter)()
 
+    def code_generator(self) -> CodeGenerator:
+        """An instance of the configured code generator."""
+        from .codes import CodeGenerator
+
+        return import_setting("CODE_GENERATOR", CodeGenerator)()
+
 
 app_settings = AppSettings()
 
@@ -122,6 +139,7 @@ app_settings = AppSettings()
 #: use it, and so does :func:`import_setting`.
 IMPORT_STRING_SETTINGS: dict[str, str] = {
     "MEMBER_ADAPTER": "django_referral_rewards.adapter.MemberAdapter",
+    "CODE_GENERATOR": "django_referral_rewards.codes.CodeGenerator",
 }
 
 

@@ -53,5 +53,10 @@ class ReviewOutcome(models.TextChoices):
     REJECT = "reject", _("Reject")
 
 
+class CodeKind(models.TextChoices):
+    PERSONAL = "personal", _("Personal")
+    CAMPAIGN = "campaign", _("Campaign")
+
+
 POSITIVE_KINDS = frozenset({EntryKind.EARN})
 NEGATIVE_KINDS = frozenset({EntryKind.SPEND, EntryKind.EXPIRE, EntryKind.PAYOUT})

@@ -108,3 +108,74 @@ class LedgerImmutable(ReferralRewardsError):
 
     code = "ledger_immutable"
     default_message = "Ledger entries cannot be changed or deleted; post a reversal instead."
+
+
+class CodeError(ReferralRewardsError):
+    """Base class of the reasons a referral code cannot be used."""
+
+    code = "invalid_code"
+    default_message = "This code cannot be used."
+
+
+class CodeNotFound(CodeError):
+    """No such code (in this program)."""
+
+    code = "code_not_found"
+    default_message = "This code does not exist."
+
+
+class CodeMistyped(CodeNotFound):
+    """The code has the shape of a generated code but its check character is wrong:
+    a typo, caught without a database lookup."""
+
+    code = "code_mistyped"
+    default_message = "This code looks mistyped; please check it."
+
+
+class CodeInactive(CodeError):
+    """The code (or its campaign) has been deactivated."""
+
+    code = "code_inactive"
+    default_message = "This code is no longer active."
+
+
+class CodeNotYetValid(CodeError):
+    """The code's (or its campaign's) validity window has not started."""
+
+    code = "code_not_yet_valid"
+    default_message = "This code is not valid yet."
+
+
+class CodeExpired(CodeError):
+    """The code's (or its campaign's) validity window has ended."""
+
+    code = "code_expired"
+    default_message = "This code has expired."
+
+
+class CodeExhausted(CodeError):
+    """The code reached its maximum number of uses."""
+
+    code = "code_exhausted"
+    default_message = "This code has been used the maximum number of times."
+
+
+class CodeAlreadyUsed(CodeError):
+    """This customer reached the code's per-customer limit."""
+
+    code = "code_already_used"
+    default_message = "You have already used this code."
+
+
+class OwnCode(CodeError):
+    """A member tried to use their own code."""
+
+    code = "own_code"
+    default_message = "You cannot use your own code."
+
+
+class CodeTaken(InvalidArgument):
+    """A new code collides with an existing one."""
+
+    code = "code_taken"
+    default_message = "This code is already taken."

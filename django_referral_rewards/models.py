@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from .abstract_models import (
     AbstractAccount,
+    AbstractCampaign,
+    AbstractCodeUse,
     AbstractEarnLot,
     AbstractLedgerEntry,
     AbstractMember,
     AbstractProgram,
+    AbstractReferralCode,
 )
 
 
@@ -40,4 +43,28 @@ class EarnLot(AbstractEarnLot):
         pass
 
 
-__all__ = ["Account", "EarnLot", "LedgerEntry", "Member", "Program"]
+class Campaign(AbstractCampaign):
+    class Meta(AbstractCampaign.Meta):
+        pass
+
+
+class ReferralCode(AbstractReferralCode):
+    class Meta(AbstractReferralCode.Meta):
+        pass
+
+
+class CodeUse(AbstractCodeUse):
+    class Meta(AbstractCodeUse.Meta):
+        pass
+
+
+__all__ = [
+    "Account",
+    "Campaign",
+    "CodeUse",
+    "EarnLot",
+    "LedgerEntry",
+    "Member",
+    "Program",
+    "ReferralCode",
+]

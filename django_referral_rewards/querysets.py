@@ -77,3 +77,15 @@ class EarnLotQuerySet(models.QuerySet[Any]):
     def fifo(self) -> EarnLotQuerySet:
         """Soonest expiry first; lots that never expire last; then oldest first."""
         return self.order_by(models.F("expires_at").asc(nulls_last=True), "pk")
+
+
+class ReferralCodeQuerySet(models.QuerySet[Any]):
+    def lookup(self, typed: Any) -> Any:
+        """The code a customer typed: case, spaces and dashes ignored; for generated
+        codes ``O``/``I``/``L`` are read as ``0``/``1``. ``None`` if there is none."""
+        from .codes import lookup_candidates, normalize
+
+        normalized = normalize(typed)
+        if not normalized:
+            return None
+        return self.filter(code__in=lookup_candidates(normalized)).first()

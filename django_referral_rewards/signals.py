@@ -30,6 +30,7 @@ def send_after_commit(signal: Signal, **kwargs: Any) -> None:
                 exc_info=(type(result), result, result.__traceback__),
             )
 
+
 # Points were added to an account (an earn, a positive adjustment or reversal).
 # Arguments: sender (LedgerEntry), entry, account, amount (int, positive), balance (int).
 points_credited = Signal()

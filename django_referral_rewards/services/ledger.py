@@ -31,7 +31,6 @@ from django.db.models import F, Model, Sum
 from django.utils import timezone
 
 from .. import signals
-from ..signals import send_after_commit
 from ..conf import app_settings
 from ..enums import EntryKind, Unit
 from ..exceptions import (
@@ -43,6 +42,7 @@ from ..exceptions import (
     NotReversible,
 )
 from ..models import Account, EarnLot, LedgerEntry, Program
+from ..signals import send_after_commit
 
 logger = logging.getLogger(__name__)
 
