@@ -45,6 +45,11 @@ class AbstractProgram(TimeStampedModel):
         default=2,
         help_text=_("Minor units per major unit: 2 for USD/EUR (cents), 0 for JPY."),
     )
+    attribution_window_days = models.PositiveIntegerField(
+        _("attribution window (days)"),
+        default=30,
+        help_text=_("How long a followed referral link is remembered for sign-up."),
+    )
     points_expiry_days = models.PositiveIntegerField(
         _("points expire after (days)"),
         null=True,
@@ -471,3 +476,37 @@ class AbstractCodeUse(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} by {self.customer}"
+
+
+class AbstractVisit(models.Model):
+    """Someone followed a referral link (``/r/CODE/`` or ``?ref=CODE``).
+
+    IP address, user agent and device id are stored only as keyed hashes: enough to
+    match them for fraud checks, useless to anyone without the key.
+    """
+
+    code = models.ForeignKey(
+        "referral_rewards.ReferralCode",
+        verbose_name=_("code"),
+        on_delete=models.CASCADE,
+        related_name="visits",
+    )
+    created_at = models.DateTimeField(_("visited at"), default=timezone.now)
+    ip_hash = models.CharField(_("IP address (hashed)"), max_length=64, blank=True)
+    user_agent_hash = models.CharField(_("user agent (hashed)"), max_length=64, blank=True)
+    device_hash = models.CharField(_("device (hashed)"), max_length=64, blank=True)
+    landing_path = models.CharField(_("landing path"), max_length=500, blank=True)
+    referrer_host = models.CharField(_("referring site"), max_length=255, blank=True)
+
+    class Meta:
+        abstract = True
+        verbose_name = _("visit")
+        verbose_name_plural = _("visits")
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["code", "created_at"], name="referral_rew_visit_code"),
+            models.Index(fields=["ip_hash", "created_at"], name="referral_rew_visit_ip"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} @ {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,7 +1,8 @@
 """Host glue: how host objects map onto ours.
 
 Adapters are split by concern. :class:`MemberAdapter` finds or creates the member for a
-host user. Subclass it and name your class in ``REFERRAL_REWARDS_MEMBER_ADAPTER`` to
+host user; :class:`RequestAdapter` reads what attribution and fraud checks need from a
+request. Subclass it and name your class in ``REFERRAL_REWARDS_MEMBER_ADAPTER`` to
 change how members are created (for example to copy a phone number from a profile).
 """
 
@@ -40,3 +41,26 @@ class MemberAdapter:
         get_full_name = getattr(user, "get_full_name", None)
         name = (get_full_name() if callable(get_full_name) else "") or user.get_username()
         return {"name": name[:200], "email": getattr(user, "email", "") or ""}
+
+
+class RequestAdapter:
+    """Reads a request. Override :meth:`get_client_ip` behind a reverse proxy you trust
+    (the default uses ``REMOTE_ADDR`` only, which a client cannot forge)."""
+
+    def get_client_ip(self, request: Any) -> str:
+        return str(request.META.get("REMOTE_ADDR", ""))
+
+    def get_user_agent(self, request: Any) -> str:
+        return str(request.META.get("HTTP_USER_AGENT", ""))[:1000]
+
+    def get_device_id(self, request: Any) -> str:
+        """The random id in the device cookie (set by the middleware), or ``""``."""
+        from .conf import app_settings
+
+        value = request.COOKIES.get(app_settings.DEVICE_COOKIE_NAME, "")
+        return value if isinstance(value, str) and 16 <= len(value) <= 64 else ""
+
+    def get_referrer_host(self, request: Any) -> str:
+        from urllib.parse import urlsplit
+
+        return (urlsplit(request.META.get("HTTP_REFERER", "")).hostname or "")[:255]

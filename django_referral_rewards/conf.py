@@ -26,7 +26,7 @@ from .exceptions import ConfigurationError
 
 if TYPE_CHECKING:
     from .abstract_models import AbstractMember
-    from .adapter import MemberAdapter
+    from .adapter import MemberAdapter, RequestAdapter
     from .codes import CodeGenerator
 
 PREFIX = "REFERRAL_REWARDS_"
@@ -108,6 +108,53 @@ class AppSettings:
         return str(self._setting("CODE_GENERATOR", "django_referral_rewards.codes.CodeGenerator"))
 
     @property
+    def REQUEST_ADAPTER(self) -> str:
+        """Import string of the class that reads a request: client IP, user agent, device
+        id. Override ``get_client_ip`` behind a proxy you trust. Must subclass
+        ``django_referral_rewards.adapter.RequestAdapter``.
+        Default ``"django_referral_rewards.adapter.RequestAdapter"``.
+        """
+        return str(
+            self._setting("REQUEST_ADAPTER", "django_referral_rewards.adapter.RequestAdapter")
+        )
+
+    @property
+    def HASH_KEY(self) -> str:
+        """Key of the keyed hashes (HMAC-SHA256) under which IP addresses, user agents and
+        device ids are stored. Empty (the default) derives one from ``SECRET_KEY``; set
+        your own to keep hashes comparable across a ``SECRET_KEY`` rotation.
+        """
+        return str(self._setting("HASH_KEY", ""))
+
+    @property
+    def REF_PARAM(self) -> str:
+        """Query parameter that carries a referral code on any URL (``?ref=CODE``).
+        Default ``"ref"``.
+        """
+        return str(self._setting("REF_PARAM", "ref"))
+
+    @property
+    def COOKIE_NAME(self) -> str:
+        """Name of the signed cookie that remembers a followed code for the program's
+        attribution window. Default ``"rr_ref"``.
+        """
+        return str(self._setting("COOKIE_NAME", "rr_ref"))
+
+    @property
+    def DEVICE_COOKIE_NAME(self) -> str:
+        """Name of the cookie holding a random device id (used, hashed, by fraud checks).
+        Default ``"rr_device"``.
+        """
+        return str(self._setting("DEVICE_COOKIE_NAME", "rr_device"))
+
+    @property
+    def LANDING_URL(self) -> str:
+        """Where ``/r/CODE/`` sends visitors when the link has no safe ``next``
+        (a path, or a URL name). Default ``"/"``.
+        """
+        return str(self._setting("LANDING_URL", "/"))
+
+    @property
     def SWEEP_BATCH_SIZE(self) -> int:
         """How many rows a background sweep (points expiry, ...) claims per transaction.
         Larger batches mean fewer transactions; smaller ones hold locks for less time.
@@ -126,6 +173,12 @@ class AppSettings:
 
         return import_setting("MEMBER_ADAPTER", MemberAdapter)()
 
+    def request_adapter(self) -> RequestAdapter:
+        """An instance of the configured request adapter."""
+        from .adapter import RequestAdapter
+
+        return import_setting("REQUEST_ADAPTER", RequestAdapter)()
+
     def code_generator(self) -> CodeGenerator:
         """An instance of the configured code generator."""
         from .codes import CodeGenerator
@@ -140,6 +193,7 @@ app_settings = AppSettings()
 IMPORT_STRING_SETTINGS: dict[str, str] = {
     "MEMBER_ADAPTER": "django_referral_rewards.adapter.MemberAdapter",
     "CODE_GENERATOR": "django_referral_rewards.codes.CodeGenerator",
+    "REQUEST_ADAPTER": "django_referral_rewards.adapter.RequestAdapter",
 }
 
 

@@ -15,6 +15,7 @@ from .abstract_models import (
     AbstractMember,
     AbstractProgram,
     AbstractReferralCode,
+    AbstractVisit,
 )
 
 
@@ -58,6 +59,11 @@ class CodeUse(AbstractCodeUse):
         pass
 
 
+class Visit(AbstractVisit):
+    class Meta(AbstractVisit.Meta):
+        pass
+
+
 __all__ = [
     "Account",
     "Campaign",
@@ -67,4 +73,5 @@ __all__ = [
     "Member",
     "Program",
     "ReferralCode",
+    "Visit",
 ]

@@ -1,4 +1,10 @@
 from django.contrib import admin
-from django.urls import path
+from django.http import HttpResponse
+from django.urls import include, path
 
-urlpatterns = [path("admin/", admin.site.urls)]
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("django_referral_rewards.urls")),
+    path("signup/", lambda request: HttpResponse("signup page"), name="signup"),
+    path("", lambda request: HttpResponse("home"), name="home"),
+]

@@ -1,0 +1,1 @@
+"""Views included with ``path("", include("django_referral_rewards.urls"))``."""
