@@ -12,6 +12,9 @@ from django_referral_rewards.adapter import MemberAdapter
 from django_referral_rewards.conf import app_settings, import_setting
 from django_referral_rewards.exceptions import ConfigurationError
 
+# Django 6.1's model checks open a connection (the JSONField check on SQLite).
+pytestmark = pytest.mark.django_db
+
 
 class CustomAdapter(MemberAdapter):
     pass
