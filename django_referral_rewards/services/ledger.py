@@ -682,12 +682,15 @@ def balance(
 
 @dataclasses.dataclass(frozen=True)
 class ExpirySweepResult:
-    """What :func:`expire_lots` did."""
+    """What :func:`expire_lots` did. ``skipped_accounts`` counts accounts whose due lots
+    were left for a later run because another transaction held their lock (another
+    sweep worker, or a spend that expires them itself)."""
 
     batches: int
     lots: int
     entries: int
     amounts: dict[str, int]
+    skipped_accounts: int = 0
 
 
 def _batches(
@@ -723,7 +726,7 @@ def expire_lots(
     size = batch_size or app_settings.SWEEP_BATCH_SIZE
     program_obj = Program.objects.resolve(program) if program is not None else None
     skip_locked = connection.features.has_select_for_update_skip_locked
-    batches = lots_done = entries_done = 0
+    batches = lots_done = entries_done = skipped = 0
     amounts: dict[str, int] = defaultdict(int)
     for candidates in _batches(now, size, program_obj):
         with transaction.atomic():
@@ -734,6 +737,7 @@ def expire_lots(
                 .filter(pk__in=account_ids)
                 .order_by("pk")
             }
+            skipped += len(account_ids) - len(accounts)
             # Re-read under the account locks: a spend may have consumed or expired
             # some of these lots since they were listed.
             due = list(
@@ -762,7 +766,11 @@ def expire_lots(
             lots_done += len(due)
             entries_done += len(entries)
     return ExpirySweepResult(
-        batches=batches, lots=lots_done, entries=entries_done, amounts=dict(amounts)
+        batches=batches,
+        lots=lots_done,
+        entries=entries_done,
+        amounts=dict(amounts),
+        skipped_accounts=skipped,
     )
 
 

@@ -43,3 +43,7 @@ class Command(BaseCommand):
             f"Expired {result.lots} lot(s) in {result.entries} entr(y/ies) over "
             f"{result.batches} batch(es){': ' + amounts if amounts else ''}."
         )
+        if result.skipped_accounts:
+            self.stdout.write(
+                f"{result.skipped_accounts} account(s) were busy and are left for the next run."
+            )
