@@ -399,6 +399,46 @@ def _debit_match(account: Account, amount: int, *, unit: str = Unit.POINTS, **_:
     return _same_movement(EntryKind.SPEND, unit, -amount)
 
 
+def _movement(
+    account: Account,
+    *,
+    amount: int,
+    kind: str,
+    unit: str,
+    reason: str,
+    idempotency_key: str | None,
+    reference: Reference = None,
+    created_by: Any = None,
+    expires_at: datetime | None = None,
+    now: datetime | None = None,
+) -> LedgerEntry:
+    """Validate, lock, replay or post one signed movement, and keep the caller's account
+    instance in step. ``amount`` has already been checked."""
+    balance_field(unit)
+    key = _check_key(idempotency_key)
+    memo = _check_reason(reason)
+    ref = _reference(reference)
+    now = now or timezone.now()
+    locked = _lock(account)
+    existing = _replay(locked.pk, key, match=_same_movement(kind, unit, amount))
+    if existing is not None:
+        return existing
+    entry = _post(
+        locked,
+        unit=unit,
+        amount=amount,
+        kind=kind,
+        memo=memo,
+        now=now,
+        idempotency_key=key,
+        reference=ref,
+        created_by=created_by,
+        expires_at=expires_at if amount > 0 else None,
+    )
+    _sync(account, locked)
+    return entry
+
+
 @_idempotent(_credit_match)
 @transaction.atomic
 def credit(
@@ -415,30 +455,18 @@ def credit(
 ) -> LedgerEntry:
     """Add ``amount`` of ``unit`` to ``account`` as an earn lot (expiring at
     ``expires_at``, or never). The same ``idempotency_key`` again returns the first entry."""
-    amount = _check_amount(amount)
-    balance_field(unit)
-    key = _check_key(idempotency_key)
-    memo = _check_reason(reason)
-    ref = _reference(reference)
-    now = now or timezone.now()
-    locked = _lock(account)
-    existing = _replay(locked.pk, key, match=_same_movement(EntryKind.EARN, unit, amount))
-    if existing is not None:
-        return existing
-    entry = _post(
-        locked,
-        unit=unit,
-        amount=amount,
+    return _movement(
+        account,
+        amount=_check_amount(amount),
         kind=EntryKind.EARN,
-        memo=memo,
-        now=now,
-        idempotency_key=key,
-        reference=ref,
+        unit=unit,
+        reason=reason,
+        idempotency_key=idempotency_key,
+        reference=reference,
         created_by=created_by,
         expires_at=expires_at,
+        now=now,
     )
-    _sync(account, locked)
-    return entry
 
 
 @_idempotent(_debit_match)
@@ -458,29 +486,17 @@ def debit(
     soonest first. Raises :class:`InsufficientBalance` (and writes nothing) if the
     spendable balance is lower — lots already past their date are not spendable even
     before the expiry sweep has run."""
-    amount = _check_amount(amount)
-    balance_field(unit)
-    key = _check_key(idempotency_key)
-    memo = _check_reason(reason)
-    ref = _reference(reference)
-    now = now or timezone.now()
-    locked = _lock(account)
-    existing = _replay(locked.pk, key, match=_same_movement(EntryKind.SPEND, unit, -amount))
-    if existing is not None:
-        return existing
-    entry = _post(
-        locked,
-        unit=unit,
-        amount=-amount,
+    return _movement(
+        account,
+        amount=-_check_amount(amount),
         kind=EntryKind.SPEND,
-        memo=memo,
-        now=now,
-        idempotency_key=key,
-        reference=ref,
+        unit=unit,
+        reason=reason,
+        idempotency_key=idempotency_key,
+        reference=reference,
         created_by=created_by,
+        now=now,
     )
-    _sync(account, locked)
-    return entry
 
 
 def _adjust_match(account: Account, amount: int, *, unit: str = Unit.POINTS, **_: Any) -> Any:
@@ -503,31 +519,18 @@ def adjust(
     """A staff correction: ``amount`` is signed (positive adds a lot, negative consumes
     lots like a spend and may not take the balance below zero). The reason and the
     staff user are recorded on the entry."""
-    if isinstance(amount, int) and not isinstance(amount, bool) and amount < 0:
-        _check_amount(-amount)
-    else:
-        _check_amount(amount)
-    balance_field(unit)
-    key = _check_key(idempotency_key)
-    memo = _check_reason(reason)
-    now = now or timezone.now()
-    locked = _lock(account)
-    existing = _replay(locked.pk, key, match=_same_movement(EntryKind.ADJUST, unit, amount))
-    if existing is not None:
-        return existing
-    entry = _post(
-        locked,
-        unit=unit,
-        amount=amount,
+    negative = isinstance(amount, int) and not isinstance(amount, bool) and amount < 0
+    return _movement(
+        account,
+        amount=-_check_amount(-amount) if negative else _check_amount(amount),
         kind=EntryKind.ADJUST,
-        memo=memo,
-        now=now,
-        idempotency_key=key,
+        unit=unit,
+        reason=reason,
+        idempotency_key=idempotency_key,
         created_by=created_by,
-        expires_at=expires_at if amount > 0 else None,
+        expires_at=expires_at,
+        now=now,
     )
-    _sync(account, locked)
-    return entry
 
 
 def reversible_amount(entry: LedgerEntry, *, now: datetime | None = None) -> int:
