@@ -18,7 +18,16 @@ from django.utils.translation import gettext_lazy as _
 from model_utils.models import TimeStampedModel
 
 from .conf import get_member_model_string
-from .enums import NEGATIVE_KINDS, POSITIVE_KINDS, CodeKind, EntryKind, MemberKind, Unit
+from .enums import (
+    NEGATIVE_KINDS,
+    POSITIVE_KINDS,
+    CodeKind,
+    ConversionEvent,
+    EntryKind,
+    MemberKind,
+    ReferralStatus,
+    Unit,
+)
 from .exceptions import LedgerImmutable
 from .querysets import (
     AccountQuerySet,
@@ -49,6 +58,13 @@ class AbstractProgram(TimeStampedModel):
         _("attribution window (days)"),
         default=30,
         help_text=_("How long a followed referral link is remembered for sign-up."),
+    )
+    conversion_event = models.CharField(
+        _("conversion event"),
+        max_length=20,
+        choices=ConversionEvent.choices,
+        default=ConversionEvent.FIRST_ORDER,
+        help_text=_("What turns a referred sign-up into a converted referral."),
     )
     points_expiry_days = models.PositiveIntegerField(
         _("points expire after (days)"),
@@ -510,3 +526,80 @@ class AbstractVisit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} @ {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class AbstractReferral(TimeStampedModel):
+    """A referred customer, attached to the referrer whose code they used.
+
+    A customer is referred at most once per program (``referred`` is one-to-one with
+    the customer's account) and never by themselves (a check constraint).
+    """
+
+    program = models.ForeignKey(
+        "referral_rewards.Program",
+        verbose_name=_("program"),
+        on_delete=models.PROTECT,
+        related_name="referrals",
+    )
+    referrer = models.ForeignKey(
+        "referral_rewards.Account",
+        verbose_name=_("referrer"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="referrals_made",
+        help_text=_("Empty for house campaign codes."),
+    )
+    referred = models.OneToOneField(
+        "referral_rewards.Account",
+        verbose_name=_("referred customer"),
+        on_delete=models.PROTECT,
+        related_name="referral",
+    )
+    code = models.ForeignKey(
+        "referral_rewards.ReferralCode",
+        verbose_name=_("code"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="referrals",
+    )
+    campaign = models.ForeignKey(
+        "referral_rewards.Campaign",
+        verbose_name=_("campaign"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="referrals",
+    )
+    status = models.CharField(
+        _("status"),
+        max_length=12,
+        choices=ReferralStatus.choices,
+        default=ReferralStatus.PENDING,
+        editable=False,
+    )
+    attached_at = models.DateTimeField(_("signed up at"), default=timezone.now)
+    converted_at = models.DateTimeField(_("converted at"), null=True, blank=True, editable=False)
+    metadata = models.JSONField(_("metadata"), default=dict, blank=True)
+
+    class Meta:
+        abstract = True
+        verbose_name = _("referral")
+        verbose_name_plural = _("referrals")
+        ordering = ["-attached_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(referrer=models.F("referred")),
+                name="referral_rewards_referral_not_self",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["referrer", "status", "attached_at"], name="referral_rew_ref_referrer"
+            ),
+            models.Index(fields=["program", "attached_at"], name="referral_rew_ref_program"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.referred} ← {self.referrer or self.code}"

@@ -53,6 +53,18 @@ class ReviewOutcome(models.TextChoices):
     REJECT = "reject", _("Reject")
 
 
+class ReferralStatus(models.TextChoices):
+    """visited -> pending (signed up) -> converted, or expired / cancelled / rejected;
+    ``review`` holds a suspicious referral for a staff decision."""
+
+    PENDING = "pending", _("Pending")
+    REVIEW = "review", _("In review")
+    CONVERTED = "converted", _("Converted")
+    EXPIRED = "expired", _("Expired")
+    CANCELLED = "cancelled", _("Cancelled")
+    REJECTED = "rejected", _("Rejected")
+
+
 class CodeKind(models.TextChoices):
     PERSONAL = "personal", _("Personal")
     CAMPAIGN = "campaign", _("Campaign")

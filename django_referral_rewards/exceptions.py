@@ -179,3 +179,10 @@ class CodeTaken(InvalidArgument):
 
     code = "code_taken"
     default_message = "This code is already taken."
+
+
+class AlreadyReferred(ReferralRewardsError):
+    """The customer was already referred in this program (by another code)."""
+
+    code = "already_referred"
+    default_message = "This customer has already been referred."

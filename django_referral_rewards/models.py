@@ -14,6 +14,7 @@ from .abstract_models import (
     AbstractLedgerEntry,
     AbstractMember,
     AbstractProgram,
+    AbstractReferral,
     AbstractReferralCode,
     AbstractVisit,
 )
@@ -64,6 +65,11 @@ class Visit(AbstractVisit):
         pass
 
 
+class Referral(AbstractReferral):
+    class Meta(AbstractReferral.Meta):
+        pass
+
+
 __all__ = [
     "Account",
     "Campaign",
@@ -72,6 +78,7 @@ __all__ = [
     "LedgerEntry",
     "Member",
     "Program",
+    "Referral",
     "ReferralCode",
     "Visit",
 ]

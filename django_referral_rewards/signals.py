@@ -43,4 +43,18 @@ points_debited = Signal()
 # Arguments: sender (LedgerEntry), entry, account, amount (int, positive), balance (int).
 points_expired = Signal()
 
-OUTBOUND_SIGNALS = ("points_credited", "points_debited", "points_expired")
+# A signed-up customer was attached to a referrer (or a house campaign code).
+# Arguments: sender (Referral), referral, referrer (Account or None), referred (Account).
+referral_attached = Signal()
+
+# A referral reached its program's conversion event.
+# Arguments: sender (Referral), referral.
+referral_converted = Signal()
+
+OUTBOUND_SIGNALS = (
+    "points_credited",
+    "points_debited",
+    "points_expired",
+    "referral_attached",
+    "referral_converted",
+)

@@ -67,6 +67,8 @@ def remember_code(request: Any, code: ReferralCode) -> None:
 def remembered_code(request: Any) -> str | None:
     """The code remembered for this visitor, if still inside its program's attribution
     window: the session's first, then the signed cookie's."""
+    if getattr(request, _PENDING, None) == ("", 0):
+        return None  # forgotten during this request; the cookie goes with the response
     candidates = []
     session = getattr(request, "session", None)
     if session is not None:
