@@ -384,3 +384,20 @@ def test_admin_code_list_and_actions(staff_client, program):
     assert (
         staff_client.get(reverse("admin:referral_rewards_campaign_changelist")).status_code == 200
     )
+
+
+@pytest.mark.django_db
+def test_admin_personal_codes_stay_one_per_account(staff_client, program, account):
+    personal = codes.get_or_create_personal_code(account)
+    add = reverse("admin:referral_rewards_referralcode_add")
+    base = {"program": program.pk, "metadata": "{}", "active": "on", "owner": account.pk}
+    response = staff_client.post(add, {**base, "code": "SECOND", "kind": "personal"})
+    assert "already has a personal code" in str(response.context["adminform"].form.errors)
+    # Turning the personal code into a campaign code releases the personal slot.
+    change = reverse("admin:referral_rewards_referralcode_change", args=[personal.pk])
+    response = staff_client.post(change, {**base, "code": personal.code, "kind": "campaign"})
+    assert response.status_code == 302
+    personal.refresh_from_db()
+    assert (personal.kind, personal.personal_for) == ("campaign", None)
+    response = staff_client.post(add, {**base, "code": "SECOND", "kind": "personal"})
+    assert response.status_code == 302

@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from ..codes import CODE_RE, is_valid_generated, looks_generated, normalize
+from ..exceptions import InvalidArgument
 from ..models import Campaign, CodeUse, ReferralCode
 from ..services import codes as code_service
 from .ledger import ReadOnlyAdminMixin
@@ -44,20 +44,23 @@ class ReferralCodeForm(forms.ModelForm):
         ]
 
     def clean_code(self) -> str:
-        code = normalize(self.cleaned_data.get("code"))
-        if not CODE_RE.match(code):
-            raise forms.ValidationError(_("Use 3 to 32 letters and digits."))
-        if looks_generated(code) and not is_valid_generated(code):
-            raise forms.ValidationError(
-                _("Codes of 9 letters and digits are reserved for generated codes.")
-            )
-        return code
+        try:
+            return code_service.clean_new_code(self.cleaned_data.get("code"))
+        except InvalidArgument as exc:
+            raise forms.ValidationError(exc.message) from exc
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         kind, owner = data.get("kind"), data.get("owner")
         if kind == "personal" and owner is None:
             self.add_error("owner", _("A personal code needs an owner."))
+        elif (
+            kind == "personal"
+            and ReferralCode.objects.filter(personal_for=owner)
+            .exclude(pk=self.instance.pk)
+            .exists()
+        ):
+            self.add_error("owner", _("This account already has a personal code."))
         program, campaign = data.get("program"), data.get("campaign")
         if campaign is not None and program is not None and campaign.program_id != program.pk:
             self.add_error("campaign", _("The campaign belongs to another program."))
@@ -93,8 +96,8 @@ class ReferralCodeAdmin(admin.ModelAdmin):
         return f"{obj.times_used} / {obj.max_uses}"
 
     def save_model(self, request: HttpRequest, obj: ReferralCode, form: Any, change: bool) -> None:
-        if obj.kind == "personal":
-            obj.personal_for = obj.owner
+        # Only an account's one personal code carries personal_for (a unique index).
+        obj.personal_for = obj.owner if obj.kind == "personal" else None
         super().save_model(request, obj, form, change)
 
     @admin.action(description=_("Deactivate selected codes"), permissions=["change"])

@@ -46,7 +46,9 @@ def _as_account(owner: Any, program: Program | str | None) -> Account | None:
     return get_or_create_account(owner, program=program)
 
 
-def _clean_new_code(code: str) -> str:
+def clean_new_code(code: Any) -> str:
+    """``code`` normalised, or :class:`InvalidArgument` if it cannot be stored: 3 to 32
+    letters and digits, and not of the generated shape with a wrong check character."""
     normalized = normalize(code)
     if not CODE_RE.match(normalized):
         raise InvalidArgument(
@@ -82,7 +84,7 @@ def get_or_create_personal_code(
         try:
             with transaction.atomic():
                 return ReferralCode.objects.create(
-                    code=_clean_new_code(candidate),
+                    code=clean_new_code(candidate),
                     program_id=account.program_id,
                     kind=CodeKind.PERSONAL,
                     owner=account,
@@ -123,7 +125,7 @@ def create_code(
         raise InvalidArgument("A code must expire after it starts.")
     attempts = 1 if code is not None else MAX_ATTEMPTS
     for _ in range(attempts):
-        candidate = _clean_new_code(
+        candidate = clean_new_code(
             code if code is not None else app_settings.code_generator().fallback()
         )
         try:
