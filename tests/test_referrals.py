@@ -196,3 +196,16 @@ def test_referral_admin(client, django_user_model, code):
     page = client.get(reverse("admin:referral_rewards_referral_change", args=[referral.pk]))
     assert page.status_code == 200
     assert client.get(reverse("admin:referral_rewards_referral_add")).status_code == 403
+
+
+@pytest.mark.django_db
+def test_signup_with_a_limited_code_uses_a_fixed_number_of_queries(
+    program, django_assert_max_num_queries
+):
+    codes.create_code("LIMITED", max_uses=10, max_uses_per_customer=1)
+    customer = testing.make_user()
+    # lookup, checks, member + account creation, referral check, the locked use, the
+    # referral — the code is looked up and validated once.
+    with django_assert_max_num_queries(21):
+        events.customer_signed_up(customer, code="LIMITED")
+    assert ReferralCode.objects.get(code="LIMITED").times_used == 1

@@ -172,7 +172,7 @@ def validate_code(
         raise CodeNotFound()
     if looks_generated(normalized) and not is_valid_generated(normalized):
         raise CodeMistyped()
-    queryset = ReferralCode.objects.select_related("campaign", "owner__member")
+    queryset = ReferralCode.objects.select_related("program", "campaign", "owner__member")
     if program is not None:
         queryset = queryset.filter(program=Program.objects.resolve(program))
     found = queryset.lookup(normalized)
@@ -203,7 +203,6 @@ def validate_code(
     return found
 
 
-@transaction.atomic
 def use_code(
     code: Any,
     *,
@@ -219,6 +218,19 @@ def use_code(
     """
     found = validate_code(code, user, program, now=now)
     customer = get_or_create_account(user, program=found.program)
+    return record_use(found, customer=customer, reference=reference, now=now)
+
+
+@transaction.atomic
+def record_use(
+    found: ReferralCode,
+    *,
+    customer: Account,
+    reference: tuple[str, Any] | None = None,
+    now: datetime | None = None,
+) -> CodeUse:
+    """The locked part of :func:`use_code`, for a code the caller has just validated:
+    counts the customer's uses under their account lock and claims ``max_uses``."""
     customer = Account.objects.select_for_update().get(pk=customer.pk)
     ref_type, ref_id = ("", "")
     if reference is not None:

@@ -16,7 +16,7 @@ from ..models import Program, Referral, ReferralCode
 from ..signals import send_after_commit
 from . import attribution
 from .accounts import get_or_create_account
-from .codes import use_code, validate_code
+from .codes import record_use, validate_code
 
 
 def _replay_or_refuse(existing: Referral, code: ReferralCode) -> Referral:
@@ -65,13 +65,7 @@ def attach(
     converts = found.program.conversion_event == ConversionEvent.SIGNUP
     try:
         with transaction.atomic():
-            use_code(
-                found.code,
-                user=user,
-                program=found.program,
-                reference=("signup", customer.pk),
-                now=now,
-            )
+            record_use(found, customer=customer, reference=("signup", customer.pk), now=now)
             referral = Referral.objects.create(
                 program=found.program,
                 referrer=found.owner,
