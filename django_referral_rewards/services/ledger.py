@@ -24,7 +24,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Model, Sum
@@ -52,8 +52,6 @@ MAX_AMOUNT = 10**15
 LOT_CHUNK = 200
 
 Reference = tuple[str, Any] | Model | None
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
 # --- argument checking -------------------------------------------------------------
@@ -118,13 +116,9 @@ def _reference(reference: Reference) -> tuple[str, str]:
 # --- locking and replay ------------------------------------------------------------
 
 
-def _lock(account: Account | int | None) -> Account:
-    """Re-read the account (instance or pk) with a row lock held until the transaction
-    ends."""
-    pk = account.pk if isinstance(account, Account) else account
-    if pk is None:
-        raise InvalidArgument("The account must be saved before it can hold entries.")
-    return Account.objects.select_for_update().get(pk=pk)
+def _lock(account_id: int) -> Account:
+    """Re-read the account with a row lock held until the transaction ends."""
+    return Account.objects.select_for_update().get(pk=account_id)
 
 
 def _replay(
@@ -143,30 +137,24 @@ def _replay(
     return existing
 
 
-def _idempotent(
-    match: Callable[..., Callable[[LedgerEntry], bool]],
-) -> Callable[[Callable[P, LedgerEntry]], Callable[P, LedgerEntry]]:
-    """Backstop for the idempotency check: if the unique constraint fires (two writers
-    that were not serialised by the row lock, e.g. SQLite without IMMEDIATE mode), the
-    loser's transaction is rolled back and it returns the winner's entry instead."""
-
-    def decorator(func: Callable[P, LedgerEntry]) -> Callable[P, LedgerEntry]:
-        @functools.wraps(func)
-        def wrapper(*args: P.args, **kwargs: P.kwargs) -> LedgerEntry:
-            try:
-                return func(*args, **kwargs)
-            except IntegrityError:
-                key = kwargs.get("idempotency_key")
-                target = args[0]
-                account_id = getattr(target, "account_id", None) or getattr(target, "pk", None)
-                existing = _replay(account_id, key, match=match(*args, **kwargs))  # type: ignore[arg-type]
-                if existing is None:
-                    raise
-                return existing
-
-        return wrapper
-
-    return decorator
+def _write_once(
+    account_id: int,
+    key: str | None,
+    match: Callable[[LedgerEntry], bool],
+    write: Callable[[], LedgerEntry],
+) -> LedgerEntry:
+    """Run ``write`` (which locks the account and checks the key itself) in its own
+    transaction. Backstop: if the unique constraint on the key still fires (two writers
+    not serialised by the row lock, e.g. SQLite without IMMEDIATE mode), the loser's work
+    is rolled back and it returns the winner's entry instead."""
+    try:
+        with transaction.atomic():
+            return write()
+    except IntegrityError:
+        existing = _replay(account_id, key, match=match)
+        if existing is None:
+            raise
+        return existing
 
 
 # --- lots ----------------------------------------------------------------------------
@@ -391,14 +379,6 @@ def _same_movement(kind: str, unit: str, amount: int) -> Callable[[LedgerEntry],
     return lambda e: e.kind == kind and e.unit == unit and e.amount == amount
 
 
-def _credit_match(account: Account, amount: int, *, unit: str = Unit.POINTS, **_: Any) -> Any:
-    return _same_movement(EntryKind.EARN, unit, amount)
-
-
-def _debit_match(account: Account, amount: int, *, unit: str = Unit.POINTS, **_: Any) -> Any:
-    return _same_movement(EntryKind.SPEND, unit, -amount)
-
-
 def _movement(
     account: Account,
     *,
@@ -419,28 +399,33 @@ def _movement(
     memo = _check_reason(reason)
     ref = _reference(reference)
     now = now or timezone.now()
-    locked = _lock(account)
-    existing = _replay(locked.pk, key, match=_same_movement(kind, unit, amount))
-    if existing is not None:
-        return existing
-    entry = _post(
-        locked,
-        unit=unit,
-        amount=amount,
-        kind=kind,
-        memo=memo,
-        now=now,
-        idempotency_key=key,
-        reference=ref,
-        created_by=created_by,
-        expires_at=expires_at if amount > 0 else None,
-    )
-    _sync(account, locked)
-    return entry
+    match = _same_movement(kind, unit, amount)
+
+    def write() -> LedgerEntry:
+        locked = _lock(account.pk)
+        existing = _replay(locked.pk, key, match=match)
+        if existing is not None:
+            return existing
+        entry = _post(
+            locked,
+            unit=unit,
+            amount=amount,
+            kind=kind,
+            memo=memo,
+            now=now,
+            idempotency_key=key,
+            reference=ref,
+            created_by=created_by,
+            expires_at=expires_at if amount > 0 else None,
+        )
+        _sync(account, locked)
+        return entry
+
+    if account.pk is None:
+        raise InvalidArgument("The account must be saved before it can hold entries.")
+    return _write_once(account.pk, key, match, write)
 
 
-@_idempotent(_credit_match)
-@transaction.atomic
 def credit(
     account: Account,
     amount: int,
@@ -469,8 +454,6 @@ def credit(
     )
 
 
-@_idempotent(_debit_match)
-@transaction.atomic
 def debit(
     account: Account,
     amount: int,
@@ -499,12 +482,6 @@ def debit(
     )
 
 
-def _adjust_match(account: Account, amount: int, *, unit: str = Unit.POINTS, **_: Any) -> Any:
-    return _same_movement(EntryKind.ADJUST, unit, amount)
-
-
-@_idempotent(_adjust_match)
-@transaction.atomic
 def adjust(
     account: Account,
     amount: int,
@@ -575,19 +552,6 @@ def _restore_plan(entry: LedgerEntry, already: int, amount: int) -> list[tuple[i
     return plan
 
 
-def _reverse_match(entry: LedgerEntry, *, amount: int | None = None, **_: Any) -> Any:
-    def match(existing: LedgerEntry) -> bool:
-        return (
-            existing.kind == EntryKind.REVERSE
-            and existing.reverses_id == entry.pk
-            and (amount is None or abs(existing.amount) == amount)
-        )
-
-    return match
-
-
-@_idempotent(_reverse_match)
-@transaction.atomic
 def reverse(
     entry: LedgerEntry,
     *,
@@ -605,54 +569,63 @@ def reverse(
     a rejected redemption) gives back to the very lots it consumed, with their original
     expiry dates, so a spend-and-cancel never extends the life of points.
     """
-    if amount is not None:
-        amount = _check_amount(amount)
+    requested = _check_amount(amount) if amount is not None else None
     key = _check_key(idempotency_key)
     memo = _check_reason(reason)
-    now = now or timezone.now()
-    locked = _lock(entry.account_id)
-    existing = _replay(locked.pk, key, match=_reverse_match(entry, amount=amount))
-    if existing is not None:
-        return existing
-    if entry.kind in (EntryKind.REVERSE, EntryKind.EXPIRE):
-        raise NotReversible(
-            f"A {entry.get_kind_display().lower()} entry cannot be reversed; "
-            "post an adjustment instead.",
-            entry_id=entry.pk,
+    moment = now or timezone.now()
+
+    def match(existing: LedgerEntry) -> bool:
+        return (
+            existing.kind == EntryKind.REVERSE
+            and existing.reverses_id == entry.pk
+            and (requested is None or abs(existing.amount) == requested)
         )
-    cap = reversible_amount(entry, now=now)
-    if cap <= 0:
-        raise NotReversible("Nothing of this entry is left to reverse.", entry_id=entry.pk)
-    if amount is None:
-        amount = cap
-    elif amount > cap:
-        raise InvalidAmount(
-            f"At most {cap} of this entry can still be reversed, not {amount}.",
-            amount=amount,
-            reversible=cap,
-        )
-    common: dict[str, Any] = {
-        "unit": entry.unit,
-        "kind": EntryKind.REVERSE,
-        "memo": memo,
-        "now": now,
-        "idempotency_key": key,
-        "reference": (entry.reference_type, entry.reference_id),
-        "created_by": created_by,
-        "reverses": entry,
-    }
-    if entry.amount > 0:
-        own_lot = EarnLot.objects.filter(entry=entry).first()
-        result = _post(locked, amount=-amount, first_lot=own_lot, allow_negative=True, **common)
-    else:
-        already = -entry.amount - cap
-        result = _post(
-            locked, amount=amount, restore=_restore_plan(entry, already, amount), **common
-        )
-    caller_account = entry._state.fields_cache.get("account")
-    if caller_account is not None:
-        _sync(caller_account, locked)
-    return result
+
+    def write() -> LedgerEntry:
+        locked = _lock(entry.account_id)
+        existing = _replay(locked.pk, key, match=match)
+        if existing is not None:
+            return existing
+        if entry.kind in (EntryKind.REVERSE, EntryKind.EXPIRE):
+            raise NotReversible(
+                f"A {entry.get_kind_display().lower()} entry cannot be reversed; "
+                "post an adjustment instead.",
+                entry_id=entry.pk,
+            )
+        cap = reversible_amount(entry, now=moment)
+        if cap <= 0:
+            raise NotReversible("Nothing of this entry is left to reverse.", entry_id=entry.pk)
+        if requested is not None and requested > cap:
+            raise InvalidAmount(
+                f"At most {cap} of this entry can still be reversed, not {requested}.",
+                amount=requested,
+                reversible=cap,
+            )
+        size = cap if requested is None else requested
+        common: dict[str, Any] = {
+            "unit": entry.unit,
+            "kind": EntryKind.REVERSE,
+            "memo": memo,
+            "now": moment,
+            "idempotency_key": key,
+            "reference": (entry.reference_type, entry.reference_id),
+            "created_by": created_by,
+            "reverses": entry,
+        }
+        if entry.amount > 0:
+            own_lot = EarnLot.objects.filter(entry=entry).first()
+            result = _post(locked, amount=-size, first_lot=own_lot, allow_negative=True, **common)
+        else:
+            already = -entry.amount - cap
+            result = _post(
+                locked, amount=size, restore=_restore_plan(entry, already, size), **common
+            )
+        caller_account = entry._state.fields_cache.get("account")
+        if caller_account is not None:
+            _sync(caller_account, locked)
+        return result
+
+    return _write_once(entry.account_id, key, match, write)
 
 
 def balance(
