@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from ..codes import CODE_RE, is_valid_generated, looks_generated, normalize
@@ -262,5 +262,9 @@ def record_use(
 def set_active(codes: Any, *, active: bool) -> int:
     """Activate or deactivate codes (a queryset or an iterable of codes); returns how
     many changed."""
-    ids = [c.pk for c in codes]
-    return ReferralCode.objects.filter(pk__in=ids).exclude(active=active).update(active=active)
+    queryset = (
+        codes
+        if isinstance(codes, QuerySet)
+        else ReferralCode.objects.filter(pk__in=[c.pk for c in codes])
+    )
+    return queryset.exclude(active=active).update(active=active)
