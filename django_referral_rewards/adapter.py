@@ -64,3 +64,43 @@ class RequestAdapter:
         from urllib.parse import urlsplit
 
         return (urlsplit(request.META.get("HTTP_REFERER", "")).hostname or "")[:255]
+
+
+class EventAdapter:
+    """Maps the keyword arguments of a host's own event signals (named in
+    ``REFERRAL_REWARDS_SIGNUP_SIGNAL``, ``..._ACTIVATION_SIGNAL``,
+    ``..._ORDER_COMPLETED_SIGNAL``, ``..._ORDER_REFUNDED_SIGNAL``) to the keyword
+    arguments of the package's events (:mod:`django_referral_rewards.services.events`).
+
+    The default passes through the arguments the event accepts and drops the rest
+    (``signal``, ``sender``, anything of the host's own). Override a method to rename,
+    e.g. a host signal sending ``customer=`` and ``total=``::
+
+        class ShopEvents(EventAdapter):
+            def order_completed(self, sender, **kwargs):
+                return {"user": kwargs["customer"], "order_id": kwargs["order"].pk,
+                        "amount": kwargs["total"]}
+
+    Return ``None`` to ignore one sending of the signal.
+    """
+
+    def customer_signed_up(self, sender: Any, **kwargs: Any) -> dict[str, Any] | None:
+        return self.pass_through("customer_signed_up", kwargs)
+
+    def customer_activated(self, sender: Any, **kwargs: Any) -> dict[str, Any] | None:
+        return self.pass_through("customer_activated", kwargs)
+
+    def order_completed(self, sender: Any, **kwargs: Any) -> dict[str, Any] | None:
+        return self.pass_through("order_completed", kwargs)
+
+    def order_refunded(self, sender: Any, **kwargs: Any) -> dict[str, Any] | None:
+        return self.pass_through("order_refunded", kwargs)
+
+    def pass_through(self, event: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """``kwargs`` restricted to the parameters of the event's service function."""
+        import inspect
+
+        from .services import events
+
+        accepted = inspect.signature(getattr(events, event)).parameters
+        return {name: value for name, value in kwargs.items() if name in accepted}

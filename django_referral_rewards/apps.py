@@ -10,4 +10,9 @@ class ReferralRewardsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers system checks)
+        from . import (
+            checks,  # noqa: F401  (registers system checks)
+            receivers,
+        )
+
+        receivers.connect()

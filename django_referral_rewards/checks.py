@@ -60,3 +60,18 @@ def check_numeric_settings(app_configs: Any = None, **kwargs: Any) -> list[Error
     except (ConfigurationError, TypeError, ValueError) as exc:
         return [Error(str(exc), id="referral_rewards.E002")]
     return []
+
+
+@register(Tags.compatibility)
+def check_host_signals(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    try:
+        app_settings.host_signals()
+    except ConfigurationError as exc:
+        return [
+            Error(
+                str(exc),
+                hint="Name a module-level django.dispatch.Signal, e.g. 'shop.signals.order_paid'.",
+                id="referral_rewards.E003",
+            )
+        ]
+    return []

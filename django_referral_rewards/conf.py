@@ -25,9 +25,12 @@ from django.utils.module_loading import import_string
 from .exceptions import ConfigurationError
 
 if TYPE_CHECKING:
+    from django.dispatch import Signal
+
     from .abstract_models import AbstractMember
-    from .adapter import MemberAdapter, RequestAdapter
+    from .adapter import EventAdapter, MemberAdapter, RequestAdapter
     from .codes import CodeGenerator
+    from .policies import RewardPolicy
 
 PREFIX = "REFERRAL_REWARDS_"
 MEMBER_MODEL_SETTING = "REFERRAL_REWARDS_MEMBER_MODEL"
@@ -165,6 +168,58 @@ class AppSettings:
             raise ConfigurationError(f"{PREFIX}SWEEP_BATCH_SIZE must be at least 1, not {value}.")
         return value
 
+    @property
+    def REWARD_POLICY(self) -> str:
+        """Import string of the class that decides which rewards an event earns from the
+        reward rules. Must subclass ``django_referral_rewards.policies.RewardPolicy``.
+        Default ``"django_referral_rewards.policies.DefaultRewardPolicy"``.
+        """
+        return str(
+            self._setting("REWARD_POLICY", "django_referral_rewards.policies.DefaultRewardPolicy")
+        )
+
+    @property
+    def EVENT_ADAPTER(self) -> str:
+        """Import string of the class that maps the keyword arguments of a host's own
+        event signals (see ``REFERRAL_REWARDS_SIGNUP_SIGNAL`` and friends) to the
+        package's events. Must subclass ``django_referral_rewards.adapter.EventAdapter``.
+        Default ``"django_referral_rewards.adapter.EventAdapter"``.
+        """
+        return str(self._setting("EVENT_ADAPTER", "django_referral_rewards.adapter.EventAdapter"))
+
+    @property
+    def SIGNUP_SIGNAL(self) -> str | None:
+        """Import string of a host signal (a ``django.dispatch.Signal``) that means "a
+        customer signed up"; the package listens to it as well as to its own
+        ``customer_signed_up``. Default ``None``.
+        """
+        return self._signal_setting("SIGNUP_SIGNAL")
+
+    @property
+    def ACTIVATION_SIGNAL(self) -> str | None:
+        """Import string of a host signal that means "a customer activated" (e.g. their
+        service went live). Default ``None``.
+        """
+        return self._signal_setting("ACTIVATION_SIGNAL")
+
+    @property
+    def ORDER_COMPLETED_SIGNAL(self) -> str | None:
+        """Import string of a host signal that means "an order completed".
+        Default ``None``.
+        """
+        return self._signal_setting("ORDER_COMPLETED_SIGNAL")
+
+    @property
+    def ORDER_REFUNDED_SIGNAL(self) -> str | None:
+        """Import string of a host signal that means "an order was refunded".
+        Default ``None``.
+        """
+        return self._signal_setting("ORDER_REFUNDED_SIGNAL")
+
+    def _signal_setting(self, name: str) -> str | None:
+        value = self._setting(name, None)
+        return str(value) if value else None
+
     # --- import-string helpers -------------------------------------------------------
 
     def member_adapter(self) -> MemberAdapter:
@@ -185,6 +240,41 @@ class AppSettings:
 
         return import_setting("CODE_GENERATOR", CodeGenerator)()
 
+    def reward_policy(self) -> RewardPolicy:
+        """An instance of the configured reward policy."""
+        from .policies import RewardPolicy
+
+        return import_setting("REWARD_POLICY", RewardPolicy)()
+
+    def event_adapter(self) -> EventAdapter:
+        """An instance of the configured event adapter."""
+        from .adapter import EventAdapter
+
+        return import_setting("EVENT_ADAPTER", EventAdapter)()
+
+    def host_signals(self) -> dict[str, Signal]:
+        """The host's own event signals, by event name (``customer_signed_up``, ...).
+        Raises :class:`ConfigurationError` when a setting does not name a ``Signal``."""
+        from django.dispatch import Signal
+
+        found = {}
+        for event, name in HOST_SIGNAL_SETTINGS.items():
+            path = getattr(self, name)
+            if not path:
+                continue
+            try:
+                signal = import_string(path)
+            except ImportError as exc:
+                raise ConfigurationError(
+                    f"{PREFIX}{name} = {path!r} could not be imported: {exc}"
+                ) from exc
+            if not isinstance(signal, Signal):
+                raise ConfigurationError(
+                    f"{PREFIX}{name} = {path!r} must name a django.dispatch.Signal instance."
+                )
+            found[event] = signal
+        return found
+
 
 app_settings = AppSettings()
 
@@ -194,6 +284,16 @@ IMPORT_STRING_SETTINGS: dict[str, str] = {
     "MEMBER_ADAPTER": "django_referral_rewards.adapter.MemberAdapter",
     "CODE_GENERATOR": "django_referral_rewards.codes.CodeGenerator",
     "REQUEST_ADAPTER": "django_referral_rewards.adapter.RequestAdapter",
+    "REWARD_POLICY": "django_referral_rewards.policies.RewardPolicy",
+    "EVENT_ADAPTER": "django_referral_rewards.adapter.EventAdapter",
+}
+
+#: ``event name -> setting`` of the settings naming a host's own event signals.
+HOST_SIGNAL_SETTINGS: dict[str, str] = {
+    "customer_signed_up": "SIGNUP_SIGNAL",
+    "customer_activated": "ACTIVATION_SIGNAL",
+    "order_completed": "ORDER_COMPLETED_SIGNAL",
+    "order_refunded": "ORDER_REFUNDED_SIGNAL",
 }
 
 

@@ -72,3 +72,74 @@ class CodeKind(models.TextChoices):
 
 POSITIVE_KINDS = frozenset({EntryKind.EARN})
 NEGATIVE_KINDS = frozenset({EntryKind.SPEND, EntryKind.EXPIRE, EntryKind.PAYOUT})
+
+
+class RewardTrigger(models.TextChoices):
+    """The event a reward rule reacts to."""
+
+    SIGNUP = "signup", _("Sign-up")
+    ACTIVATION = "activation", _("Activation")
+    FIRST_ORDER = "first_order", _("First qualifying order")
+    EVERY_ORDER = "every_order", _("Every qualifying order")
+    MILESTONE = "milestone", _("Referrer's nth conversion")
+
+
+class Beneficiary(models.TextChoices):
+    """Who a reward rule rewards: the member who referred, or the customer referred."""
+
+    REFERRER = "referrer", _("Referrer")
+    REFEREE = "referee", _("Referred customer")
+
+
+class RewardKind(models.TextChoices):
+    """What a reward rule (and the grant it decides) gives."""
+
+    POINTS = "points", _("Points")
+    CREDIT = "credit", _("Account credit")
+    COMMISSION_FIXED = "commission_fixed", _("Commission (fixed amount)")
+    COMMISSION_PERCENT = "commission_percent", _("Commission (% of the order)")
+    VOUCHER_PERCENT = "voucher_percent", _("Discount voucher (percent)")
+    VOUCHER_FIXED = "voucher_fixed", _("Discount voucher (fixed amount)")
+    FREE_ITEM = "free_item", _("Free item or service voucher")
+    FREE_PERIOD = "free_period", _("Free billing period voucher")
+
+
+class GrantStatus(models.TextChoices):
+    """held -> released, or held -> voided; released -> reversed (on a full refund or a
+    staff revocation). ``voided`` and ``reversed`` are terminal."""
+
+    HELD = "held", _("Held")
+    RELEASED = "released", _("Released")
+    VOIDED = "voided", _("Voided")
+    REVERSED = "reversed", _("Reversed")
+
+
+class VoucherKind(models.TextChoices):
+    PERCENT = "percent", _("Percent off")
+    FIXED = "fixed", _("Amount off")
+    FREE_ITEM = "free_item", _("Free item or service")
+    FREE_PERIOD = "free_period", _("Free billing period")
+
+
+class VoucherStatus(models.TextChoices):
+    """issued -> applied (to one order) -> issued again when released; issued -> void."""
+
+    ISSUED = "issued", _("Issued")
+    APPLIED = "applied", _("Applied")
+    VOID = "void", _("Void")
+
+
+#: Reward kinds written to the ledger when released, and the unit they use.
+LEDGER_REWARD_UNITS = {
+    RewardKind.POINTS: Unit.POINTS,
+    RewardKind.CREDIT: Unit.CREDIT,
+    RewardKind.COMMISSION_FIXED: Unit.COMMISSION,
+    RewardKind.COMMISSION_PERCENT: Unit.COMMISSION,
+}
+#: Reward kinds released as a voucher, and the voucher kind issued.
+VOUCHER_REWARD_KINDS = {
+    RewardKind.VOUCHER_PERCENT: VoucherKind.PERCENT,
+    RewardKind.VOUCHER_FIXED: VoucherKind.FIXED,
+    RewardKind.FREE_ITEM: VoucherKind.FREE_ITEM,
+    RewardKind.FREE_PERIOD: VoucherKind.FREE_PERIOD,
+}

@@ -186,3 +186,60 @@ class AlreadyReferred(ReferralRewardsError):
 
     code = "already_referred"
     default_message = "This customer has already been referred."
+
+
+class InvalidTransition(ReferralRewardsError):
+    """A status change the state machine does not allow (e.g. releasing a voided
+    grant). Nothing was changed."""
+
+    code = "invalid_transition"
+    default_message = "This change is not allowed in the current state."
+
+
+class OrderNotFound(ReferralRewardsError):
+    """A refund names an order the package was never told about."""
+
+    code = "order_not_found"
+    default_message = "No such order."
+
+
+class VoucherError(ReferralRewardsError):
+    """Base class of the reasons a voucher cannot be applied."""
+
+    code = "voucher_invalid"
+    default_message = "This voucher cannot be used."
+
+
+class VoucherNotFound(VoucherError):
+    """No voucher has this code (in this program)."""
+
+    code = "voucher_not_found"
+    default_message = "This voucher code does not exist."
+
+
+class VoucherExpired(VoucherError):
+    """The voucher's expiry date has passed."""
+
+    code = "voucher_expired"
+    default_message = "This voucher has expired."
+
+
+class VoucherVoid(VoucherError):
+    """The voucher was voided (its reward was reversed or revoked)."""
+
+    code = "voucher_void"
+    default_message = "This voucher is no longer valid."
+
+
+class VoucherAlreadyApplied(VoucherError):
+    """The voucher is applied to another order (release it there first)."""
+
+    code = "voucher_already_applied"
+    default_message = "This voucher has already been used."
+
+
+class VoucherNotYours(VoucherError):
+    """The voucher belongs to another customer."""
+
+    code = "voucher_not_yours"
+    default_message = "This voucher belongs to another customer."

@@ -13,10 +13,15 @@ from .abstract_models import (
     AbstractEarnLot,
     AbstractLedgerEntry,
     AbstractMember,
+    AbstractOrder,
+    AbstractOrderRefund,
     AbstractProgram,
     AbstractReferral,
     AbstractReferralCode,
+    AbstractRewardGrant,
+    AbstractRewardRule,
     AbstractVisit,
+    AbstractVoucher,
 )
 
 
@@ -70,6 +75,31 @@ class Referral(AbstractReferral):
         pass
 
 
+class Order(AbstractOrder):
+    class Meta(AbstractOrder.Meta):
+        pass
+
+
+class OrderRefund(AbstractOrderRefund):
+    class Meta(AbstractOrderRefund.Meta):
+        pass
+
+
+class RewardRule(AbstractRewardRule):
+    class Meta(AbstractRewardRule.Meta):
+        pass
+
+
+class RewardGrant(AbstractRewardGrant):
+    class Meta(AbstractRewardGrant.Meta):
+        pass
+
+
+class Voucher(AbstractVoucher):
+    class Meta(AbstractVoucher.Meta):
+        pass
+
+
 __all__ = [
     "Account",
     "Campaign",
@@ -77,8 +107,13 @@ __all__ = [
     "EarnLot",
     "LedgerEntry",
     "Member",
+    "Order",
+    "OrderRefund",
     "Program",
     "Referral",
     "ReferralCode",
+    "RewardGrant",
+    "RewardRule",
     "Visit",
+    "Voucher",
 ]

@@ -51,10 +51,66 @@ referral_attached = Signal()
 # Arguments: sender (Referral), referral.
 referral_converted = Signal()
 
+# A referral was rejected (by staff, or by a fraud decision): nobody is rewarded for it.
+# Arguments: sender (Referral), referral, reason (str), rejected_by (user or None).
+referral_rejected = Signal()
+
+# A reward was decided (held until its release time, or released at once).
+# Arguments: sender (RewardGrant), grant, account.
+reward_granted = Signal()
+
+# A held reward was released: its points, credit or commission are on the ledger, or
+# its voucher was issued.
+# Arguments: sender (RewardGrant), grant, account, entry (LedgerEntry or None),
+# voucher (Voucher or None).
+reward_released = Signal()
+
+# A reward was taken back: a held one voided, or a released one reversed (wholly or in
+# proportion to a partial refund).
+# Arguments: sender (RewardGrant), grant, account, value (Decimal), reason (str).
+reward_reversed = Signal()
+
+# A voucher was applied to an order.
+# Arguments: sender (Voucher), voucher, order_id (str), discount (Decimal).
+voucher_applied = Signal()
+
 OUTBOUND_SIGNALS = (
     "points_credited",
     "points_debited",
     "points_expired",
     "referral_attached",
     "referral_converted",
+    "referral_rejected",
+    "reward_granted",
+    "reward_released",
+    "reward_reversed",
+    "voucher_applied",
+)
+
+# --- inbound: the host sends these; receivers.py passes them to services.events --------
+
+# A customer signed up (send it after the user is saved).
+# Arguments: sender (any), user, code (str or None), request (HttpRequest or None),
+# program (Program, slug or None).
+customer_signed_up = Signal()
+
+# A customer activated (their account or service went live).
+# Arguments: sender (any), user, program (Program, slug or None), occurred_at (datetime or None).
+customer_activated = Signal()
+
+# An order completed (paid, delivered: whatever the host counts as done).
+# Arguments: sender (any), user, order_id, amount (Decimal), currency, program,
+# occurred_at, payment_fingerprint.
+order_completed = Signal()
+
+# An order was refunded, wholly (amount None) or in part.
+# Arguments: sender (any), user, order_id, amount (Decimal or None), program,
+# refund_id (str or None).
+order_refunded = Signal()
+
+INBOUND_SIGNALS = (
+    "customer_signed_up",
+    "customer_activated",
+    "order_completed",
+    "order_refunded",
 )

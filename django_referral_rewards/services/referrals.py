@@ -1,20 +1,32 @@
-"""Referrals: attaching a signed-up customer to the referrer whose code they used."""
+"""Referrals: attaching a signed-up customer to the referrer whose code they used,
+converting, expiring and rejecting them.
+
+State machine (every change a compare-and-set on ``status``)::
+
+    pending -> converted          (the program's conversion event)
+    pending -> expired            (not converted within the attribution window)
+    converted -> pending          (its only qualifying order was fully refunded)
+    pending / review / converted -> rejected   (staff or fraud decision)
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from .. import signals
-from ..enums import ConversionEvent, ReferralStatus
-from ..exceptions import AlreadyReferred, CodeError
-from ..models import Program, Referral, ReferralCode
+from ..conf import app_settings
+from ..enums import ConversionEvent, GrantStatus, ReferralStatus, RewardTrigger
+from ..exceptions import AlreadyReferred, CodeError, InvalidArgument, InvalidTransition
+from ..models import Account, Program, Referral, ReferralCode, RewardGrant
 from ..signals import send_after_commit
-from . import attribution
+from . import attribution, rewards
 from .accounts import get_or_create_account
 from .codes import record_use, validate_code
 
@@ -62,20 +74,22 @@ def attach(
     existing = Referral.objects.filter(referred=customer).first()
     if existing is not None:
         return _replay_or_refuse(existing, found)
-    converts = found.program.conversion_event == ConversionEvent.SIGNUP
+    program_obj = found.program
+    converts = program_obj.conversion_event == ConversionEvent.SIGNUP
     try:
         with transaction.atomic():
             record_use(found, customer=customer, reference=("signup", customer.pk), now=now)
             referral = Referral.objects.create(
-                program=found.program,
+                program=program_obj,
                 referrer=found.owner,
                 referred=customer,
                 code=found,
                 campaign=found.campaign,
-                status=ReferralStatus.CONVERTED if converts else ReferralStatus.PENDING,
+                status=ReferralStatus.PENDING,
                 attached_at=now,
-                converted_at=now if converts else None,
+                expires_at=now + timedelta(days=program_obj.attribution_window_days),
             )
+            referral.program = program_obj
             transaction.on_commit(
                 functools.partial(
                     send_after_commit,
@@ -86,18 +100,192 @@ def attach(
                     referred=customer,
                 )
             )
-            if converts:
-                transaction.on_commit(
-                    functools.partial(
-                        send_after_commit,
-                        signals.referral_converted,
-                        sender=Referral,
-                        referral=referral,
-                    )
-                )
+            number = convert(referral, now=now) if converts else None
+            rewards.decide_and_grant(
+                referral,
+                triggers={RewardTrigger.SIGNUP},
+                source="signup",
+                occurred_at=now,
+                conversion_number=number,
+            )
     except IntegrityError:
         # Two sign-up events for one customer raced; the other one attached first.
         return _replay_or_refuse(Referral.objects.get(referred=customer), found)
     if request is not None:
         attribution.forget_code(request)
+    return referral
+
+
+def _count_conversion(referral: Referral, step: int) -> int | None:
+    """Add ``step`` to the referrer's conversion counter under its row lock and return
+    the new count (the conversion's number, for milestones)."""
+    if referral.referrer_id is None:
+        return None
+    Account.objects.filter(pk=referral.referrer_id).update(
+        conversions_count=F("conversions_count") + step
+    )
+    count = (
+        Account.objects.filter(pk=referral.referrer_id)
+        .values_list("conversions_count", flat=True)
+        .get()
+    )
+    return int(count)
+
+
+def convert(referral: Referral, *, now: datetime, order_id: str = "") -> int | None:
+    """Convert a pending referral (inside the caller's transaction). Returns the
+    referrer's conversion number (``None`` for house codes); raises
+    :class:`InvalidTransition` when the referral is not pending."""
+    won = Referral.objects.filter(pk=referral.pk, status=ReferralStatus.PENDING).update(
+        status=ReferralStatus.CONVERTED, converted_at=now
+    )
+    if not won:
+        raise InvalidTransition("Only a pending referral can convert.", referral_id=referral.pk)
+    referral.status = ReferralStatus.CONVERTED
+    referral.converted_at = now
+    number = _count_conversion(referral, +1)
+    transaction.on_commit(
+        functools.partial(
+            send_after_commit, signals.referral_converted, sender=Referral, referral=referral
+        )
+    )
+    return number
+
+
+def unconvert(referral: Referral) -> bool:
+    """Return a converted referral to pending (its converting order was refunded).
+    The referrer's conversion counter goes down with it."""
+    won = Referral.objects.filter(pk=referral.pk, status=ReferralStatus.CONVERTED).update(
+        status=ReferralStatus.PENDING, converted_at=None, first_order_id="", first_order_amount=None
+    )
+    if won:
+        referral.status = ReferralStatus.PENDING
+        referral.converted_at = None
+        referral.first_order_id = ""
+        referral.first_order_amount = None
+        _count_conversion(referral, -1)
+    return bool(won)
+
+
+def locked_referral(account: Account) -> Referral | None:
+    """The referral of the customer ``account``, row-locked, or ``None``. Every event
+    of one referred customer takes this lock, so they apply one at a time."""
+    return (
+        Referral.objects.select_for_update()
+        .select_related("program")
+        .filter(referred=account)
+        .first()
+    )
+
+
+def expire_if_due(referral: Referral, now: datetime) -> bool:
+    """Expire ``referral`` if it is pending past its window (the sweep may not have run
+    yet). Returns whether it is expired now."""
+    if referral.status != ReferralStatus.PENDING or referral.expires_at is None:
+        return referral.status == ReferralStatus.EXPIRED
+    if referral.expires_at > now:
+        return False
+    Referral.objects.filter(pk=referral.pk, status=ReferralStatus.PENDING).update(
+        status=ReferralStatus.EXPIRED
+    )
+    referral.status = ReferralStatus.EXPIRED
+    return True
+
+
+def activate(
+    user: Any, *, program: Program | str | None = None, occurred_at: datetime | None = None
+) -> Referral | None:
+    """The customer ``user`` activated. Records it once; converts the referral when the
+    program converts on activation; grants ``activation`` rewards. Returns the referral,
+    or ``None`` when the customer was not referred."""
+    now = occurred_at or timezone.now()
+    customer = get_or_create_account(user, program=program)
+    with transaction.atomic():
+        referral = locked_referral(customer)
+        if referral is None or referral.activated_at is not None:
+            return referral
+        Referral.objects.filter(pk=referral.pk).update(activated_at=now)
+        referral.activated_at = now
+        if expire_if_due(referral, now):
+            return referral
+        number = None
+        if (
+            referral.status == ReferralStatus.PENDING
+            and referral.program.conversion_event == ConversionEvent.ACTIVATION
+        ):
+            number = convert(referral, now=now)
+        rewards.decide_and_grant(
+            referral,
+            triggers={RewardTrigger.ACTIVATION},
+            source="activation",
+            occurred_at=now,
+            conversion_number=number,
+        )
+    return referral
+
+
+@dataclasses.dataclass(frozen=True)
+class ExpirySweepResult:
+    expired: int
+    batches: int
+
+
+def expire_pending(
+    *, now: datetime | None = None, batch_size: int | None = None
+) -> ExpirySweepResult:
+    """Expire pending referrals past their attribution window. Set-based and batched
+    (one ``UPDATE`` per batch); running it twice, or on two workers, changes nothing
+    more."""
+    now = now or timezone.now()
+    batch_size = batch_size or app_settings.SWEEP_BATCH_SIZE
+    expired = batches = 0
+    due = Referral.objects.filter(status=ReferralStatus.PENDING, expires_at__lte=now)
+    while True:
+        with transaction.atomic():
+            claim = due.order_by("pk")
+            if connection.features.has_select_for_update_skip_locked:
+                claim = claim.select_for_update(skip_locked=True)
+            ids = list(claim.values_list("pk", flat=True)[:batch_size])
+            if not ids:
+                break
+            batches += 1
+            expired += due.filter(pk__in=ids).update(status=ReferralStatus.EXPIRED)
+    return ExpirySweepResult(expired=expired, batches=batches)
+
+
+def reject(
+    referral: Referral, *, reason: str, rejected_by: Any = None, now: datetime | None = None
+) -> Referral:
+    """Reject a referral: nobody is rewarded for it. Its held rewards are voided
+    (released ones stay; revoke them one by one if they must be taken back). Raises
+    :class:`InvalidTransition` when it is already expired, cancelled or rejected."""
+    if not isinstance(reason, str) or not reason.strip():
+        raise InvalidArgument("Give a reason for rejecting the referral.")
+    now = now or timezone.now()
+    with transaction.atomic():
+        won = Referral.objects.filter(
+            pk=referral.pk,
+            status__in=[ReferralStatus.PENDING, ReferralStatus.REVIEW, ReferralStatus.CONVERTED],
+        ).update(status=ReferralStatus.REJECTED)
+        if not won:
+            referral.refresh_from_db()
+            raise InvalidTransition(
+                f"A {referral.get_status_display().lower()} referral cannot be rejected.",
+                status=referral.status,
+            )
+        referral.refresh_from_db()
+        if referral.converted_at is not None:
+            _count_conversion(referral, -1)
+        for grant in RewardGrant.objects.filter(referral=referral, status=GrantStatus.HELD):
+            rewards.void(grant, reason=reason, revoked_by=rejected_by, now=now)
+        transaction.on_commit(
+            functools.partial(
+                send_after_commit,
+                signals.referral_rejected,
+                sender=Referral,
+                referral=referral,
+                reason=reason,
+                rejected_by=rejected_by,
+            )
+        )
     return referral

@@ -1,0 +1,311 @@
+"""Orders: ``order_completed`` and ``order_refunded``.
+
+Each completed order is recorded once (a unique constraint on program and order id), so
+a retried event, or two workers racing, has one effect (invariant 4); the same order id
+with another amount or customer raises :class:`IdempotencyConflict`. All events of one
+referred customer take the lock on their referral row, so they apply one at a time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ..enums import ConversionEvent, GrantStatus, ReferralStatus, RewardTrigger
+from ..exceptions import IdempotencyConflict, InvalidAmount, InvalidArgument, OrderNotFound
+from ..hashing import keyed_hash
+from ..models import Account, Order, OrderRefund, Program, Referral, RewardGrant
+from . import referrals, rewards, vouchers
+from .accounts import get_or_create_account
+
+
+@dataclasses.dataclass(frozen=True)
+class OrderOutcome:
+    """What ``order_completed`` did. ``created`` is false for a replayed event (the
+    outcome then describes the first processing)."""
+
+    order: Order
+    created: bool
+    referral: Referral | None
+    converted: bool
+    grants: list[RewardGrant]
+    points_earned: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class RefundOutcome:
+    """What ``order_refunded`` did. ``amount`` is what this event refunded (0 for a
+    replay); ``unconverted`` says whether the referral went back to pending."""
+
+    order: Order
+    created: bool
+    amount: Decimal
+    voided: list[RewardGrant]
+    reversed: list[RewardGrant]
+    vouchers_released: int
+    unconverted: bool
+
+
+def _amount(value: Any, program: Program, name: str = "amount") -> Decimal:
+    amount = vouchers._decimal(value, name)
+    if amount < 0:
+        raise InvalidAmount(f"The {name} cannot be negative.", **{name: value})
+    program.to_minor(amount)  # refuses more decimals than the currency has
+    return amount
+
+
+def _currency(currency: Any, program: Program) -> str:
+    if currency is None:
+        return program.currency
+    if not isinstance(currency, str) or currency.upper() != program.currency:
+        raise InvalidArgument(
+            f"The {program} program counts in {program.currency}, not {currency!r}; "
+            "convert the amount first.",
+            currency=currency,
+        )
+    return program.currency
+
+
+def _replay(order: Order, account: Account, amount: Decimal) -> OrderOutcome:
+    if order.account_id != account.pk or order.amount != amount:
+        raise IdempotencyConflict(
+            f"Order {order.order_id} was recorded for another customer or amount "
+            f"({order.amount}); an order id is processed once.",
+            order_id=order.order_id,
+        )
+    return OrderOutcome(
+        order=order,
+        created=False,
+        referral=order.referral,
+        converted=order.converted_referral,
+        grants=rewards.grants_for_order(order),
+    )
+
+
+def order_completed(
+    user: Any,
+    order_id: Any,
+    amount: Any,
+    *,
+    currency: str | None = None,
+    program: Program | str | None = None,
+    occurred_at: datetime | None = None,
+    payment_fingerprint: str | None = None,
+) -> OrderOutcome:
+    """Record a completed order of ``user`` and apply what it earns: the referral's
+    conversion (first qualifying order, if that is the program's conversion event),
+    ``first_order``, ``every_order`` and milestone rewards.
+
+    An order qualifies when its amount is at least the program's minimum order amount.
+    Idempotent per ``order_id`` (per program).
+    """
+    program_obj = Program.objects.resolve(program)
+    order_id = vouchers._check_order_id(order_id)
+    amount = _amount(amount, program_obj)
+    currency = _currency(currency, program_obj)
+    now = occurred_at or timezone.now()
+    account = get_or_create_account(user, program=program_obj)
+    existing = Order.objects.filter(program=program_obj, order_id=order_id).first()
+    if existing is not None:
+        return _replay(existing, account, amount)
+    qualifying = amount > 0 and amount >= program_obj.minimum_order_amount
+    try:
+        with transaction.atomic():
+            referral = referrals.locked_referral(account)
+            order = Order.objects.create(
+                program=program_obj,
+                account=account,
+                order_id=order_id,
+                amount=amount,
+                currency=currency,
+                qualifying=qualifying,
+                referral=referral,
+                payment_fingerprint_hash=keyed_hash(
+                    str(payment_fingerprint or ""), purpose="payment"
+                ),
+                occurred_at=now,
+            )
+            converted = False
+            grants: list[RewardGrant] = []
+            if referral is not None and qualifying:
+                converted, grants = _apply_to_referral(referral, order, now)
+    except IntegrityError:
+        # Another worker recorded this order first.
+        return _replay(Order.objects.get(program=program_obj, order_id=order_id), account, amount)
+    return OrderOutcome(
+        order=order, created=True, referral=referral, converted=converted, grants=grants
+    )
+
+
+def _apply_to_referral(
+    referral: Referral, order: Order, now: datetime
+) -> tuple[bool, list[RewardGrant]]:
+    if referrals.expire_if_due(referral, now) or referral.status not in (
+        ReferralStatus.PENDING,
+        ReferralStatus.CONVERTED,
+    ):
+        return False, []
+    first = not referral.first_order_id
+    changes: dict[str, Any] = {"referred_revenue": referral.referred_revenue + order.amount}
+    if first:
+        changes.update(first_order_id=order.order_id, first_order_amount=order.amount)
+    Referral.objects.filter(pk=referral.pk).update(**changes)
+    for field, value in changes.items():
+        setattr(referral, field, value)
+    number = None
+    if (
+        first
+        and referral.status == ReferralStatus.PENDING
+        and referral.program.conversion_event == ConversionEvent.FIRST_ORDER
+    ):
+        number = referrals.convert(referral, now=now, order_id=order.order_id)
+        Order.objects.filter(pk=order.pk).update(converted_referral=True)
+        order.converted_referral = True
+    triggers = {RewardTrigger.EVERY_ORDER}
+    if first:
+        triggers.add(RewardTrigger.FIRST_ORDER)
+    grants = rewards.decide_and_grant(
+        referral,
+        triggers=triggers,
+        source=f"order:{order.order_id}",
+        occurred_at=now,
+        order=order,
+        conversion_number=number,
+    )
+    return number is not None or order.converted_referral, grants
+
+
+def order_refunded(
+    user: Any,
+    order_id: Any,
+    amount: Any = None,
+    *,
+    program: Program | str | None = None,
+    refund_id: str | None = None,
+    occurred_at: datetime | None = None,
+) -> RefundOutcome:
+    """Record a refund of ``amount`` (``None``: everything not yet refunded) of the
+    order ``order_id`` and take back what the order earned: held rewards shrink in
+    proportion (and are voided on a full refund), released ones are reversed in
+    proportion (points may go negative: a clawback); vouchers applied to the order are
+    released on a full refund; a referral converted by this order, when it is fully
+    refunded, goes back to pending.
+
+    Idempotent per ``refund_id``; without one, per amount (two partial refunds of the
+    same amount need distinct ``refund_id`` values).
+    """
+    program_obj = Program.objects.resolve(program)
+    order_id = vouchers._check_order_id(order_id)
+    now = occurred_at or timezone.now()
+    account = get_or_create_account(user, program=program_obj)
+    if refund_id is not None and (not isinstance(refund_id, str) or not 0 < len(refund_id) <= 100):
+        raise InvalidArgument("refund_id must be a string of 1 to 100 characters.")
+    requested = None if amount is None else _amount(amount, program_obj)
+    if requested is not None and requested == 0:
+        raise InvalidAmount("A refund must be more than zero.", amount=amount)
+    key = refund_id or ("full" if requested is None else f"amount:{requested.normalize()}")
+    with transaction.atomic():
+        referral = referrals.locked_referral(account)
+        order = Order.objects.select_for_update().filter(program=program_obj, order_id=order_id)
+        found = order.first()
+        if found is None:
+            raise OrderNotFound(f"No completed order {order_id!r} in {program_obj}.")
+        order_obj: Order = found
+        if order_obj.account_id != account.pk:
+            raise IdempotencyConflict(
+                f"Order {order_id} belongs to another customer.", order_id=order_id
+            )
+        previous = OrderRefund.objects.filter(order=order_obj, key=key).first()
+        if previous is not None:
+            if requested is not None and previous.amount != requested:
+                raise IdempotencyConflict(
+                    f"Refund {key} of order {order_id} was for {previous.amount}, not {requested}.",
+                    order_id=order_id,
+                )
+            return _nothing(order_obj)
+        left = order_obj.amount - order_obj.refunded_amount
+        size = left if requested is None else requested
+        if size > left:
+            raise InvalidAmount(
+                f"Only {left} of order {order_id} is left to refund, not {size}.",
+                amount=size,
+                refundable=left,
+            )
+        if size == 0:
+            return _nothing(order_obj)
+        OrderRefund.objects.create(order=order_obj, key=key, amount=size, created_at=now)
+        Order.objects.filter(pk=order_obj.pk).update(
+            refunded_amount=order_obj.refunded_amount + size
+        )
+        order_obj.refunded_amount += size
+        outcome = _take_back(order_obj, referral, size, now)
+    return outcome
+
+
+def _nothing(order: Order) -> RefundOutcome:
+    return RefundOutcome(
+        order=order,
+        created=False,
+        amount=Decimal(0),
+        voided=[],
+        reversed=[],
+        vouchers_released=0,
+        unconverted=False,
+    )
+
+
+def _take_back(
+    order: Order, referral: Referral | None, size: Decimal, now: datetime
+) -> RefundOutcome:
+    full = order.fully_refunded
+    fraction = size / order.amount if order.amount else Decimal(1)
+    reason = f"Order {order.order_id} refunded"
+    voided: list[RewardGrant] = []
+    reversed_: list[RewardGrant] = []
+    for grant in rewards.grants_for_order(order):
+        if grant.status in (GrantStatus.VOIDED, GrantStatus.REVERSED):
+            continue
+        if grant.status == GrantStatus.HELD and full:
+            if rewards.void(grant, reason=reason, now=now):
+                voided.append(grant)
+            continue
+        share = rewards.proportion(grant, fraction, last=full)
+        if share > 0 and rewards.reverse(grant, reason=reason, value=share, now=now) > 0:
+            reversed_.append(grant)
+    released = (
+        vouchers.release_for_order(order.program, order.order_id, order.account) if full else 0
+    )
+    unconverted = False
+    if referral is not None and order.qualifying and order.referral_id == referral.pk:
+        Referral.objects.filter(pk=referral.pk).update(
+            referred_revenue=referral.referred_revenue - size
+        )
+        if full and order.converted_referral and not _other_qualifying_orders(order):
+            unconverted = referrals.unconvert(referral)
+    return RefundOutcome(
+        order=order,
+        created=True,
+        amount=size,
+        voided=voided,
+        reversed=reversed_,
+        vouchers_released=released,
+        unconverted=unconverted,
+    )
+
+
+def _other_qualifying_orders(order: Order) -> bool:
+    from django.db.models import F
+
+    return (
+        Order.objects.filter(
+            account_id=order.account_id, program_id=order.program_id, qualifying=True
+        )
+        .exclude(pk=order.pk)
+        .filter(refunded_amount__lt=F("amount"))
+        .exists()
+    )
