@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.test import override_settings
 from django.urls import reverse
 
@@ -29,6 +27,8 @@ from django_referral_rewards.models import Campaign, CodeUse, ReferralCode
 from django_referral_rewards.services import codes
 from django_referral_rewards.services.accounts import get_or_create_account
 from tests.conftest import days
+
+from .concurrency import run_workers
 
 
 class FixedGenerator(CodeGenerator):
@@ -287,25 +287,7 @@ def test_set_active(program):
 
 
 def _race(workers: int, target) -> list:
-    barrier = threading.Barrier(workers)
-    results: list = [None] * workers
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[i] = target(i)
-        except Exception as exc:
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads)
-    return results
+    return [value for _status, value in run_workers(workers, target)]
 
 
 @pytest.mark.concurrency

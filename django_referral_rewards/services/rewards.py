@@ -37,7 +37,6 @@ from ..exceptions import InvalidAmount, InvalidArgument, InvalidTransition
 from ..models import Account, Order, Referral, RewardGrant, RewardRule, Voucher
 from ..policies import (
     MONEY_KINDS,
-    PERCENT_KINDS,
     Grant,
     ProgramTerms,
     RewardContext,
@@ -167,6 +166,14 @@ def _under_review(grant: RewardGrant) -> bool:
     return status == ReferralStatus.REVIEW
 
 
+def _unhold(grant: RewardGrant, value: Decimal) -> None:
+    """Take ``value`` of a held points grant off the account's ``held_points``."""
+    if grant.kind == RewardKind.POINTS and value:
+        Account.objects.filter(pk=grant.account_id).update(
+            held_points=F("held_points") - int(value)
+        )
+
+
 def _minor(grant: RewardGrant, value: Decimal) -> int:
     if grant.kind == RewardKind.POINTS:
         return int(value)
@@ -197,10 +204,7 @@ def release(grant: RewardGrant, *, now: datetime | None = None) -> RewardGrant:
         remaining = grant.value - grant.reversed_value
         entry = voucher = None
         unit = ledger_unit(grant.kind)
-        if grant.kind == RewardKind.POINTS:
-            Account.objects.filter(pk=grant.account_id).update(
-                held_points=F("held_points") - int(grant.value)
-            )
+        _unhold(grant, remaining)
         if unit is not None and remaining > 0:
             expires_at = None
             if unit == Unit.POINTS and grant.program.points_expiry_days:
@@ -263,7 +267,8 @@ def release_due(
         with transaction.atomic():
             claim = due.filter(pk__gt=last_pk)
             if connection.features.has_select_for_update_skip_locked:
-                claim = claim.select_for_update(skip_locked=True, of=("self",))
+                of = ("self",) if connection.features.has_select_for_update_of else ()
+                claim = claim.select_for_update(skip_locked=True, of=of)
             batch = list(claim[:batch_size])
             if not batch:
                 break
@@ -292,10 +297,7 @@ def void(
             return False
         grant = RewardGrant.objects.select_related("account").get(pk=grant.pk)
         remaining = grant.value - grant.reversed_value
-        if grant.kind == RewardKind.POINTS:
-            Account.objects.filter(pk=grant.account_id).update(
-                held_points=F("held_points") - int(grant.value)
-            )
+        _unhold(grant, remaining)
         _on_commit(
             signals.reward_reversed,
             sender=RewardGrant,
@@ -335,10 +337,7 @@ def reverse(
                 void(grant, reason=reason, revoked_by=revoked_by, now=now)
                 return take
             _record_reversal(grant, take, reason, revoked_by, now, final=False)
-            if grant.kind == RewardKind.POINTS:
-                Account.objects.filter(pk=grant.account_id).update(
-                    held_points=F("held_points") - int(take)
-                )
+            _unhold(grant, take)
             return take
         unit = ledger_unit(grant.kind)
         if unit is None:
@@ -402,10 +401,10 @@ def proportion(grant: RewardGrant, fraction: Decimal, *, last: bool) -> Decimal:
     remaining = grant.value - grant.reversed_value
     if last:
         return remaining
+    if ledger_unit(grant.kind) is None:
+        return Decimal(0)  # a voucher is taken back whole (on a full refund) or not at all
     if grant.kind == RewardKind.POINTS:
         share = (grant.value * fraction).to_integral_value(rounding=ROUND_HALF_UP)
-    elif grant.kind in PERCENT_KINDS:
-        return Decimal(0)
     else:
         share = (grant.value * fraction).quantize(
             Decimal(1).scaleb(-grant.program.currency_decimal_places), rounding=ROUND_HALF_UP
