@@ -119,6 +119,8 @@ def main() -> int:
     say("  Logins:")
     for username, password, what in LOGINS:
         say(f"    {username} / {password}".ljust(22) + what)
+    say("  Referral flow: open alice's share link (printed above) in a private window,")
+    say(f"  sign up, order at {url}shop/, then log in as alice and open {url}rewards/")
     say("")
     if args.no_server:
         say("demo: --no-server given; start the server with:")

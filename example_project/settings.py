@@ -31,6 +31,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # ?ref=CODE on any URL records a visit and remembers the code (session + cookie).
+    "django_referral_rewards.middleware.ReferralMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -74,5 +76,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-LOGIN_URL = "admin:login"
+LOGIN_URL = "shop:login"
+LOGIN_REDIRECT_URL = "shop:rewards"
+LOGOUT_REDIRECT_URL = "home"
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+
+# django-referral-rewards: a followed share link (/r/CODE/) lands on the sign-up page,
+# where the remembered code is filled in.
+REFERRAL_REWARDS_LANDING_URL = "shop:signup"

@@ -1,11 +1,13 @@
-"""URLs of the example project. The package has no URLs of its own yet (the member
-portal, the landing link and the API come later); until then there is the admin."""
+"""URLs of the example project: the shop's pages, the package's share link
+(``/r/CODE/``) and the admin."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import TemplateView
 
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
+    path("", include("example_project.shop.urls")),
+    path("", include("django_referral_rewards.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,6 +1,7 @@
 """Smoke tests of what ships around the package: the example project that ``demo.py``
-runs (its ``seed_demo`` command must be idempotent), and the files the sdist is built
-from. The wheel itself is checked by ``tox -e build`` (``scripts/check_wheel.py``)."""
+runs (its ``seed_demo`` command must be idempotent, and its own tests of the referral
+flow must pass), and the files the sdist is built from. The wheel itself is checked by
+``tox -e build`` (``scripts/check_wheel.py``)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,14 @@ BALANCES = (
 )
 
 
+EXAMPLE_PROJECT_ONLY = pytest.mark.skipif(
+    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3"
+    or getattr(settings, "SWAPPED", False),
+    reason="the example project runs on SQLite with the default member model: "
+    "once per interpreter is enough",
+)
+
+
 def manage(db_path: Path, *args: str) -> str:
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="example_project.settings")
     env["EXAMPLE_PROJECT_DB"] = str(db_path)
@@ -46,7 +55,7 @@ def manage(db_path: Path, *args: str) -> str:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
+    return done.stdout + done.stderr
 
 
 def snapshot(db_path: Path) -> tuple[dict[str, int], list[tuple]]:
@@ -55,12 +64,7 @@ def snapshot(db_path: Path) -> tuple[dict[str, int], list[tuple]]:
         return counts, db.execute(BALANCES).fetchall()
 
 
-@pytest.mark.skipif(
-    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3"
-    or getattr(settings, "SWAPPED", False),
-    reason="the example project runs on SQLite with the default member model: "
-    "once per interpreter is enough",
-)
+@EXAMPLE_PROJECT_ONLY
 def test_example_project_seeds_idempotently(tmp_path):
     db_path = tmp_path / "example.sqlite3"
     manage(db_path, "migrate", "--noinput", "--verbosity", "0")
@@ -81,7 +85,20 @@ def test_example_project_seeds_idempotently(tmp_path):
     # Default program: 500 + 250 - 120 + 300 points, $15.00 credit, $6.25 commission.
     assert balances == [("default", 930, 1500, 625), ("shop-b", 80, 0, 0)]
     assert "Created user alice" in first_output
+    assert "Created reward rule" in first_output
     assert "Created" not in second_output
+    # The demo path: alice's share link, the same on every run.
+    links = [line for line in first_output.splitlines() if "/r/" in line]
+    assert len(links) == 1, first_output
+    assert links[0] in second_output.splitlines()
+
+
+@EXAMPLE_PROJECT_ONLY
+def test_example_project_tests_pass(tmp_path):
+    """The shop's own tests (``example_project/shop/tests.py``): share link, sign-up with
+    the code, orders with a voucher, both members' rewards, refunds."""
+    output = manage(tmp_path / "example.sqlite3", "test", "example_project.shop", "--noinput")
+    assert "\nOK" in output, output
 
 
 def test_sdist_sources_exist():

@@ -1,0 +1,275 @@
+"""The example shop's own tests: the referral flow a visitor follows, through the pages.
+
+Run with ``python example_project/manage.py test example_project.shop`` (the package's
+test suite runs them too: ``tests/test_build_smoke.py``). The data is what ``seed_demo``
+makes: alice, her personal code and the default program's reward rules.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from io import StringIO
+
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.test import TestCase, override_settings
+from django.urls import reverse
+
+from django_referral_rewards.enums import GrantStatus, ReferralStatus, VoucherStatus
+from django_referral_rewards.models import Order, Referral, ReferralCode, RewardGrant, Voucher
+from django_referral_rewards.services import accounts, codes, ledger
+
+from .models import ShopOrder
+
+User = get_user_model()
+
+SIGNUP = reverse("shop:signup")
+SHOP = reverse("shop:shop")
+REWARDS = reverse("shop:rewards")
+
+
+@override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
+class ReferralFlowTests(TestCase):
+    @classmethod
+    def setUpTestData(cls) -> None:
+        call_command("seed_demo", stdout=StringIO())
+        cls.alice = User.objects.get(username="alice")
+        cls.code = codes.get_or_create_personal_code(cls.alice).code
+        cls.alice_account = accounts.get_or_create_account(cls.alice)
+        # What seed_demo gave alice in the default program.
+        cls.alice_points = ledger.balance(cls.alice_account)
+        cls.alice_commission = ledger.balance(cls.alice_account, unit="commission")
+
+    # --- helpers -----------------------------------------------------------------
+
+    def follow_share_link(self) -> None:
+        response = self.client.get(f"/r/{self.code}/")
+        self.assertRedirects(response, SIGNUP)
+
+    def sign_up(self, username: str = "bob", code: str | None = None, **extra: str):
+        data = {
+            "username": username,
+            "email": f"{username}@example.com",
+            "password1": "s3cret-pass-123",
+            "password2": "s3cret-pass-123",
+            "referral_code": code if code is not None else "",
+            **extra,
+        }
+        return self.client.post(SIGNUP, data)
+
+    def order(self, product: str, voucher: str = "", **kwargs):
+        return self.client.post(SHOP, {"product": product, "voucher_code": voucher}, **kwargs)
+
+    def account(self, username: str):
+        return accounts.get_or_create_account(User.objects.get(username=username))
+
+    def refresh_alice(self):
+        self.alice_account.refresh_from_db()
+        return self.alice_account
+
+    # --- the flow ------------------------------------------------------------------
+
+    def test_share_link_prefills_the_sign_up_form(self):
+        self.follow_share_link()
+        response = self.client.get(SIGNUP)
+        assert response.context["form"]["referral_code"].value() == self.code
+        self.assertContains(response, f'value="{self.code}"')
+
+    def test_ref_parameter_on_any_page_prefills_the_sign_up_form(self):
+        self.client.get(reverse("home"), {"ref": self.code})
+        response = self.client.get(SIGNUP)
+        assert response.context["form"]["referral_code"].value() == self.code
+
+    def test_visitor_signs_up_orders_and_both_are_rewarded(self):
+        self.follow_share_link()
+        response = self.sign_up(code=self.code)
+        self.assertRedirects(response, REWARDS)
+        bob = User.objects.get(username="bob")
+        assert int(self.client.session["_auth_user_id"]) == bob.pk
+
+        # Sign-up: alice 500 points, bob 100 (released at once: no hold days).
+        referral = Referral.objects.get(referred__member__user=bob)
+        assert referral.referrer == self.alice_account
+        assert referral.status == ReferralStatus.PENDING
+        assert ledger.balance(bob) == 100
+        assert self.refresh_alice().points_balance == self.alice_points + 500
+
+        # First order: converts the referral; alice 10% commission, bob a 15% voucher.
+        response = self.order("grinder", follow=True)
+        self.assertRedirects(response, SHOP)
+        self.assertContains(response, "You earned: First order: 15% off your next order.")
+        first = ShopOrder.objects.get(customer=bob)
+        assert (first.subtotal, first.discount, first.total) == (80, 0, 80)
+        assert Order.objects.filter(order_id=first.number, amount=80).exists()
+        referral.refresh_from_db()
+        assert referral.status == ReferralStatus.CONVERTED
+        assert self.refresh_alice().commission_balance == self.alice_commission + 800
+        voucher = Voucher.objects.get(account=self.account("bob"))
+        assert (voucher.kind, voucher.value) == ("percent", 15)
+        assert voucher.status == VoucherStatus.ISSUED
+
+        # Bob's rewards page shows his points, his voucher and his own share link.
+        response = self.client.get(REWARDS)
+        self.assertContains(response, voucher.display_code)
+        self.assertContains(response, "15% off")
+        bob_code = codes.get_or_create_personal_code(bob).code
+        self.assertContains(response, f"http://testserver/r/{bob_code}/")
+        assert response.context["accounts"][0]["points"] == 100
+
+        # Second order with the voucher: 15% of 249.00 off.
+        response = self.order("espresso", voucher=voucher.display_code, follow=True)
+        self.assertRedirects(response, SHOP)
+        second = ShopOrder.objects.filter(customer=bob).latest("pk")
+        assert second.discount == Decimal("37.35")
+        assert second.total == Decimal("211.65")
+        self.assertContains(response, f"Order {second.number} placed")
+        self.assertContains(response, "voucher discount $37.35")
+        voucher.refresh_from_db()
+        assert voucher.status == VoucherStatus.APPLIED
+        assert voucher.applied_order_id == second.number
+        # Only the first order earns (no every-order rules in the demo).
+        assert self.refresh_alice().commission_balance == self.alice_commission + 800
+
+        # Alice logs in at the shop and sees both of her rewards and bob.
+        self.client.post(reverse("shop:logout"))
+        response = self.client.post(
+            reverse("shop:login"), {"username": "alice", "password": "alice"}
+        )
+        self.assertRedirects(response, REWARDS)
+        response = self.client.get(REWARDS)
+        grants = {grant.reason: grant for grant in response.context["grants"]}
+        assert set(grants) == {
+            "Friend signed up: 500 points",
+            "Friend's first order: 10% commission",
+        }
+        assert all(g.status == GrantStatus.RELEASED for g in grants.values())
+        self.assertContains(response, "500 points")
+        self.assertContains(response, "8.00 USD")
+        self.assertContains(response, f"{self.alice_points + 500}</td>")
+        assert response.context["accounts"][0][
+            "commission"
+        ] == self.alice_account.program.from_minor(self.alice_commission + 800)
+        assert [(r.referred.member.name, r.status) for r in response.context["referrals"]] == [
+            ("bob", ReferralStatus.CONVERTED)
+        ]
+
+    def test_typed_code_works_without_the_link(self):
+        response = self.sign_up(code=self.code.lower())
+        self.assertRedirects(response, REWARDS)
+        assert Referral.objects.filter(referred__member__user__username="bob").exists()
+
+    def test_sign_up_without_a_code(self):
+        response = self.sign_up()
+        self.assertRedirects(response, REWARDS)
+        assert not Referral.objects.exists()
+        assert self.refresh_alice().points_balance == self.alice_points
+
+    def test_invalid_code_is_a_form_error_and_creates_no_user(self):
+        mistyped = self.code[:-1] + ("A" if self.code[-1] != "A" else "B")
+        for code, message in (
+            ("NOPE42", "This code does not exist."),
+            (mistyped, "This code looks mistyped; please check it."),
+        ):
+            with self.subTest(code=code):
+                response = self.sign_up("carol", code=code)
+                assert response.status_code == 200
+                self.assertFormError(response.context["form"], "referral_code", message)
+                assert not User.objects.filter(username="carol").exists()
+                assert "_auth_user_id" not in self.client.session
+
+    def test_remembered_code_that_became_unusable_is_a_form_error(self):
+        self.follow_share_link()
+        codes.set_active(ReferralCode.objects.filter(code=self.code), active=False)
+        response = self.sign_up(code=self.code)
+        self.assertFormError(
+            response.context["form"], "referral_code", "This code is no longer active."
+        )
+        assert not User.objects.filter(username="bob").exists()
+
+    def test_signed_in_member_is_sent_to_their_rewards(self):
+        self.client.force_login(self.alice)
+        self.assertRedirects(self.client.get(SIGNUP), REWARDS)
+
+    # --- checkout and refunds ----------------------------------------------------
+
+    def referred_customer_with_voucher(self) -> tuple[ShopOrder, Voucher]:
+        self.sign_up(code=self.code)
+        self.order("grinder")
+        return ShopOrder.objects.get(customer__username="bob"), Voucher.objects.get(
+            account=self.account("bob")
+        )
+
+    def test_refund_takes_the_order_rewards_back(self):
+        first, voucher = self.referred_customer_with_voucher()
+        response = self.client.post(reverse("shop:refund", args=[first.pk]))
+        self.assertRedirects(response, SHOP)
+        first.refresh_from_db()
+        assert first.status == ShopOrder.Status.REFUNDED
+
+        # Alice's commission is reversed, bob's unused voucher voided; the referral is
+        # pending again. The sign-up points were not earned by the order and stay.
+        alice = self.refresh_alice()
+        assert alice.commission_balance == self.alice_commission
+        assert alice.points_balance == self.alice_points + 500
+        commission = RewardGrant.objects.get(account=alice, kind="commission_percent")
+        assert commission.status == GrantStatus.REVERSED
+        voucher.refresh_from_db()
+        assert voucher.status == VoucherStatus.VOID
+        assert (
+            Referral.objects.get(referred__member__user__username="bob").status
+            == ReferralStatus.PENDING
+        )
+        response = self.client.get(REWARDS)
+        self.assertContains(response, "Void")
+
+        # Refunding twice changes nothing more.
+        response = self.client.post(reverse("shop:refund", args=[first.pk]), follow=True)
+        self.assertContains(response, "already refunded")
+        assert self.refresh_alice().commission_balance == self.alice_commission
+
+    def test_refunding_an_order_paid_with_a_voucher_releases_it(self):
+        _, voucher = self.referred_customer_with_voucher()
+        self.order("beans", voucher=voucher.code)
+        second = ShopOrder.objects.filter(customer__username="bob").latest("pk")
+        assert second.discount == Decimal("3.68")  # 15% of 24.50, rounded half up
+        self.client.post(reverse("shop:refund", args=[second.pk]))
+        voucher.refresh_from_db()
+        assert voucher.status == VoucherStatus.ISSUED
+        # ... and it can be used again; alice keeps the first order's commission.
+        self.order("espresso", voucher=voucher.code)
+        third = ShopOrder.objects.filter(customer__username="bob").latest("pk")
+        assert third.discount == Decimal("37.35")
+        assert self.refresh_alice().commission_balance == self.alice_commission + 800
+
+    def test_bad_voucher_is_a_form_error_and_places_no_order(self):
+        _, voucher = self.referred_customer_with_voucher()
+        self.client.force_login(self.alice)
+        for code, message in (
+            ("NOPE-NOPE-NOPE", "This voucher code does not exist."),
+            (voucher.code, "This voucher belongs to another customer."),
+        ):
+            with self.subTest(code=code):
+                response = self.order("espresso", voucher=code)
+                assert response.status_code == 200
+                self.assertFormError(response.context["form"], "voucher_code", message)
+        assert not ShopOrder.objects.filter(customer=self.alice).exists()
+        assert not Order.objects.filter(account=self.alice_account).exists()
+        voucher.refresh_from_db()
+        assert voucher.status == VoucherStatus.ISSUED
+
+    def test_only_the_owner_can_refund_an_order(self):
+        first, _ = self.referred_customer_with_voucher()
+        self.client.force_login(self.alice)
+        response = self.client.post(reverse("shop:refund", args=[first.pk]))
+        assert response.status_code == 404
+
+    def test_pages_need_a_login(self):
+        for url in (SHOP, REWARDS):
+            with self.subTest(url=url):
+                response = self.client.get(url)
+                self.assertRedirects(response, f"{reverse('shop:login')}?next={url}")
+
+    def test_home_links_every_page(self):
+        response = self.client.get(reverse("home"))
+        for url in (SIGNUP, SHOP, REWARDS, reverse("shop:login"), "/admin/"):
+            self.assertContains(response, f'href="{url}"')
