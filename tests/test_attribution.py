@@ -49,6 +49,20 @@ def test_share_link_records_a_hashed_visit_and_redirects(client, code):
     assert client.cookies["rr_ref"]["httponly"]
 
 
+def test_the_device_cookie_is_set_once_per_response(code):
+    # The landing view and the middleware both apply cookies; the id must not be
+    # generated twice (the second overwriting the first).
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from django_referral_rewards.services import attribution
+
+    request = RequestFactory().get("/")
+    response = attribution.apply_cookies(request, HttpResponse())
+    first = response.cookies["rr_device"].value
+    assert attribution.apply_cookies(request, response).cookies["rr_device"].value == first
+
+
 def test_the_device_cookie_is_hashed_into_later_visits(client, code):
     client.get(f"/r/{code.code}/")
     device = client.cookies["rr_device"].value

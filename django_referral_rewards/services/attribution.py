@@ -116,7 +116,8 @@ def apply_cookies(request: Any, response: Any) -> Any:
         else:
             response.delete_cookie(app_settings.COOKIE_NAME, samesite="Lax")
         setattr(request, _PENDING, None)
-    if not app_settings.request_adapter().get_device_id(request):
+    device_cookie_set = app_settings.DEVICE_COOKIE_NAME in response.cookies
+    if not device_cookie_set and not app_settings.request_adapter().get_device_id(request):
         response.set_cookie(
             app_settings.DEVICE_COOKIE_NAME,
             get_random_string(32),

@@ -27,7 +27,8 @@ from .accounts import get_or_create_account
 @dataclasses.dataclass(frozen=True)
 class OrderOutcome:
     """What ``order_completed`` did. ``created`` is false for a replayed event (the
-    outcome then describes the first processing)."""
+    outcome then describes the first processing). ``points_earned`` counts loyalty
+    points for the order itself; referral rewards are in ``grants``."""
 
     order: Order
     created: bool
