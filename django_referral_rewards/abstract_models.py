@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -36,6 +36,7 @@ from .enums import (
     VoucherStatus,
 )
 from .exceptions import LedgerImmutable
+from .policies import MAX_DAYS
 from .querysets import (
     AccountQuerySet,
     EarnLotQuerySet,
@@ -65,6 +66,7 @@ class AbstractProgram(TimeStampedModel):
         _("attribution window (days)"),
         default=30,
         help_text=_("How long a followed referral link is remembered for sign-up."),
+        validators=[MaxValueValidator(MAX_DAYS)],
     )
     conversion_event = models.CharField(
         _("conversion event"),
@@ -78,6 +80,7 @@ class AbstractProgram(TimeStampedModel):
         null=True,
         blank=True,
         help_text=_("Empty: points never expire."),
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_DAYS)],
     )
     minimum_order_amount = models.DecimalField(
         _("minimum order amount"),
@@ -94,6 +97,7 @@ class AbstractProgram(TimeStampedModel):
             "Rewards stay held (not spendable) this long, e.g. the return window. "
             "A reward rule may set its own."
         ),
+        validators=[MaxValueValidator(MAX_DAYS)],
     )
     active = models.BooleanField(_("active"), default=True)
     metadata = models.JSONField(_("metadata"), default=dict, blank=True)
@@ -821,12 +825,17 @@ class AbstractRewardRule(TimeStampedModel):
         **money_field_kwargs,
     )
     hold_days = models.PositiveIntegerField(
-        _("hold (days)"), null=True, blank=True, help_text=_("Empty: the program's hold days.")
+        _("hold (days)"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: the program's hold days."),
+        validators=[MaxValueValidator(MAX_DAYS)],
     )
     voucher_valid_days = models.PositiveIntegerField(
         _("voucher valid for (days)"),
         null=True,
         blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_DAYS)],
         help_text=_("Vouchers only. Empty: the voucher never expires."),
     )
     description = models.CharField(

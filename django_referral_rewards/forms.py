@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.core.validators import MaxValueValidator
 from django.utils.translation import gettext_lazy as _
 
-from .enums import Unit
+from .enums import VOUCHER_REWARD_KINDS, RewardKind, Unit
+from .models import Account, RewardRule
+from .policies import MAX_DAYS, PERCENT_KINDS, ZERO_ALLOWED
 from .services.ledger import MAX_AMOUNT
 
 
@@ -45,3 +49,126 @@ class AdjustBalanceForm(forms.Form):
         if data.get("expires_at") and (data.get("amount") or 0) < 0:
             self.add_error("expires_at", _("Only additions can have an expiry date."))
         return data
+
+
+#: Kinds staff may grant by hand: a percentage commission needs an order.
+MANUAL_REWARD_KINDS = [
+    (value, label) for value, label in RewardKind.choices if value != RewardKind.COMMISSION_PERCENT
+]
+#: The longest hold or voucher validity accepted here (ten years).
+
+
+class ReasonForm(forms.Form):
+    """The reason staff give for an action that takes something away (revoking a
+    reward, rejecting a referral). It is recorded with their name."""
+
+    reason = forms.CharField(label=_("Reason"), max_length=255, strip=True)
+
+
+class GrantRewardForm(forms.Form):
+    """A reward granted by hand (goodwill, a correction), for
+    :func:`~django_referral_rewards.services.rewards.grant_reward`.
+
+    ``with_account=False`` drops the account field, for granting the same reward to
+    several accounts chosen elsewhere (the account admin's action).
+    """
+
+    account = forms.ModelChoiceField(
+        label=_("Account"),
+        queryset=Account.objects.select_related("member", "program"),
+    )
+    kind = forms.ChoiceField(
+        label=_("Kind"), choices=MANUAL_REWARD_KINDS, initial=RewardKind.POINTS
+    )
+    value = forms.DecimalField(
+        label=_("Value"),
+        min_value=Decimal("0"),
+        max_digits=14,
+        decimal_places=4,
+        help_text=_(
+            "Whole points; an amount of the program currency (credit, commission, fixed "
+            "voucher); or a percentage (percent voucher). For free item and free period "
+            "vouchers, the largest discount (0: the whole order)."
+        ),
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=255,
+        help_text=_("Recorded with your name, and shown in the member's history."),
+    )
+    description = forms.CharField(
+        label=_("Description"),
+        max_length=255,
+        required=False,
+        help_text=_("Shown to the member, e.g. the free item or 'one month of service'."),
+    )
+    hold_days = forms.IntegerField(
+        label=_("Hold (days)"),
+        min_value=0,
+        max_value=MAX_DAYS,
+        initial=0,
+        required=False,
+        help_text=_("0 or empty: released at once. Held rewards are not spendable yet."),
+    )
+    voucher_valid_days = forms.IntegerField(
+        label=_("Voucher valid for (days)"),
+        min_value=1,
+        max_value=MAX_DAYS,
+        required=False,
+        help_text=_("Vouchers only. Empty: the voucher never expires."),
+    )
+    #: Makes a double-submitted form act once (the grant's idempotency key).
+    token = forms.CharField(widget=forms.HiddenInput, initial=lambda: uuid.uuid4().hex)
+
+    def __init__(self, *args: Any, with_account: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not with_account:
+            del self.fields["account"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        kind, value = data.get("kind"), data.get("value")
+        if kind and value is not None:
+            if value == 0 and kind not in ZERO_ALLOWED:
+                self.add_error("value", _("The value must be more than zero."))
+            elif kind == RewardKind.POINTS and value != value.to_integral_value():
+                self.add_error("value", _("Points are whole numbers."))
+            elif kind in PERCENT_KINDS and value > 100:
+                self.add_error("value", _("A percentage cannot exceed 100."))
+        if data.get("voucher_valid_days") and kind and kind not in VOUCHER_REWARD_KINDS:
+            self.add_error("voucher_valid_days", _("Only vouchers have a validity."))
+        data["hold_days"] = data.get("hold_days") or 0
+        return data
+
+
+class RewardRuleForm(forms.ModelForm):
+    """The admin form of a reward rule. The model's ``clean()`` validates the rule;
+    this form also bounds the day counts, which become dates (a hold of millions of
+    days cannot be turned into a release date)."""
+
+    class Meta:
+        model = RewardRule
+        fields = [
+            "name",
+            "program",
+            "campaign",
+            "active",
+            "trigger",
+            "nth",
+            "repeat",
+            "beneficiary",
+            "kind",
+            "value",
+            "description",
+            "hold_days",
+            "voucher_valid_days",
+        ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("hold_days", "voucher_valid_days"):
+            field = self.fields.get(name)
+            if isinstance(field, forms.IntegerField):
+                field.max_value = MAX_DAYS
+                field.validators.append(MaxValueValidator(MAX_DAYS))
+                field.widget.attrs["max"] = MAX_DAYS

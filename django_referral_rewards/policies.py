@@ -59,6 +59,8 @@ ORDER_TRIGGERS = frozenset({RewardTrigger.FIRST_ORDER, RewardTrigger.EVERY_ORDER
 #: Referral states in which rewards are still earned.
 EARNING_STATES = frozenset({ReferralStatus.PENDING, ReferralStatus.CONVERTED})
 MAX_KEY = 200
+#: The longest hold, validity or window in days (ten years): day counts become dates.
+MAX_DAYS = 3650
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,6 +154,12 @@ def rule_errors(rule: AbstractRewardRule) -> dict[str, str]:
                 "currency": rule.program.currency,
                 "places": places,
             }
+    for name in ("hold_days", "voucher_valid_days"):
+        days = getattr(rule, name)
+        if days is not None and not 0 <= days <= MAX_DAYS:
+            errors[name] = _("Use a number of days from 0 to %(max)d.") % {"max": MAX_DAYS}
+    if rule.voucher_valid_days == 0:
+        errors["voucher_valid_days"] = _("A voucher must be valid for at least a day.")
     if rule.kind == RewardKind.COMMISSION_PERCENT and rule.trigger in (
         RewardTrigger.SIGNUP,
         RewardTrigger.ACTIVATION,
@@ -253,7 +261,8 @@ class DefaultRewardPolicy(RewardPolicy):
         return value.quantize(context.terms.quantum, rounding=ROUND_HALF_UP)
 
     def hold_days(self, rule: RewardRule, context: RewardContext) -> int:
-        return rule.hold_days if rule.hold_days is not None else context.terms.hold_days
+        days = rule.hold_days if rule.hold_days is not None else context.terms.hold_days
+        return min(days, MAX_DAYS)
 
     def grant_for(self, rule: RewardRule, context: RewardContext) -> Grant | None:
         if rule_errors_without_db(rule):
@@ -311,6 +320,11 @@ def rule_errors_without_db(rule: RewardRule) -> bool:
         return True
     value = rule.value
     if value is None or value < 0 or (rule.kind in PERCENT_KINDS and value > 100):
+        return True
+    if any(
+        days is not None and not 0 <= days <= MAX_DAYS
+        for days in (rule.hold_days, rule.voucher_valid_days)
+    ):
         return True
     return rule.kind == RewardKind.COMMISSION_PERCENT and rule.trigger in (
         RewardTrigger.SIGNUP,

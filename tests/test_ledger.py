@@ -646,6 +646,18 @@ def test_recompute_reports_lots_that_do_not_add_up(account):
     assert (d.what, d.cached, d.expected) == ("lots", 40, 100)
 
 
+def test_recompute_checks_and_fixes_held_points(account, program):
+    from django_referral_rewards.services import rewards
+
+    rewards.grant_reward(account, kind="points", value=70, reason="held", hold_days=3)
+    assert ledger.recompute(account=account) == []
+    Account.objects.filter(pk=account.pk).update(held_points=5)
+    (d,) = ledger.recompute(account=account, fix=True)
+    assert (d.unit, d.what, d.cached, d.expected) == ("points", "held", 5, 70)
+    assert refreshed(account).held_points == 70
+    assert ledger.recompute() == []
+
+
 def test_recompute_walks_accounts_in_batches(program):
     for _ in range(5):
         testing.make_account(program=program, points=3)

@@ -381,3 +381,63 @@ def test_reject_referral_voids_its_held_grants(program, now, django_user_model):
         referrals.reject(referral, reason="again")
     with pytest.raises(InvalidArgument):
         referrals.reject(referral, reason="")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"hold_days": 5_000_000},
+        {"hold_days": "3"},
+        {"kind": "voucher_fixed", "voucher_valid_days": 0},
+        {"kind": "voucher_fixed", "voucher_valid_days": -5},
+        {"kind": "voucher_fixed", "voucher_valid_days": 5_000_000},
+    ],
+)
+def test_manual_grant_refuses_day_counts_that_cannot_be_dates(program, kwargs):
+    account = testing.make_account(program=program)
+    kwargs.setdefault("kind", "points")
+    with pytest.raises(InvalidArgument, match="number of days"):
+        rewards.grant_reward(account, value=5, reason="x", **kwargs)
+    assert not RewardGrant.objects.exists()
+
+
+@pytest.mark.django_db
+def test_rules_with_impossible_day_counts_are_refused_and_never_acted_on(program):
+    from django.core.exceptions import ValidationError
+
+    rule = add_rule(program, hold_days=5_000_000)
+    with pytest.raises(ValidationError):
+        rule.full_clean()
+    # Saved around validation (a bulk import): sign-ups still work, the rule is skipped.
+    _, _, referral = signup(program)
+    assert referral is not None and not RewardGrant.objects.exists()
+
+
+@pytest.mark.django_db
+def test_revoking_a_grant_whose_voucher_was_voided_directly(program):
+    account = testing.make_account(program=program)
+    grant = rewards.grant_reward(account, kind="voucher_fixed", value=5, reason="x")
+    vouchers.void_voucher(grant.voucher)
+    assert rewards.revoke(grant, reason="cleanup").status == GrantStatus.REVERSED
+
+
+@pytest.mark.django_db
+def test_refund_takes_back_an_uncapped_free_item_voucher(program):
+    add_rule(program, trigger="first_order", kind="free_item", value=0, beneficiary="referee")
+    _, newcomer, _ = signup(program)
+    events.order_completed(newcomer, "A1", Decimal(10))
+    refund = events.order_refunded(newcomer, "A1")
+    assert len(refund.reversed) == 1
+    assert Voucher.objects.get().status == "void"
+    assert RewardGrant.objects.get().status == GrantStatus.REVERSED
+
+
+@pytest.mark.django_db
+def test_revenue_is_taken_back_only_from_orders_that_counted(program):
+    _, newcomer, referral = signup(program)
+    referrals.reject(referral, reason="fraud")
+    events.order_completed(newcomer, "A1", Decimal(100))
+    events.order_refunded(newcomer, "A1")
+    referral.refresh_from_db()
+    assert referral.referred_revenue == Decimal(0)

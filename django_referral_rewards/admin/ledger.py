@@ -38,8 +38,17 @@ class ReadOnlyAdminMixin:
 
 @admin.register(Program)
 class ProgramAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "currency", "points_expiry_days", "active"]
-    list_filter = ["active", "currency"]
+    list_display = [
+        "name",
+        "slug",
+        "currency",
+        "conversion_event",
+        "minimum_order_amount",
+        "hold_days",
+        "points_expiry_days",
+        "active",
+    ]
+    list_filter = ["active", "currency", "conversion_event"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
 
@@ -70,11 +79,13 @@ class AccountAdmin(admin.ModelAdmin):
         "credit_display",
         "commission_display",
         "lifetime_points",
+        "conversions_count",
         "ledger_link",
     ]
     list_filter = ["program"]
     list_select_related = ["member", "program"]
     search_fields = ["member__name", "member__email"]
+    ordering = ["member__name", "pk"]  # also for the autocomplete of the grant form
     raw_id_fields = ["member"]
     readonly_fields = [
         "points_balance",
@@ -82,10 +93,12 @@ class AccountAdmin(admin.ModelAdmin):
         "credit_balance",
         "commission_balance",
         "lifetime_points",
+        "conversions_count",
+        "rewards_links",
         "created",
         "modified",
     ]
-    actions = ["adjust_balance"]
+    actions = ["adjust_balance", "grant_reward"]
 
     @admin.display(description=_("credit"))
     def credit_display(self, obj: Account) -> str:
@@ -99,6 +112,22 @@ class AccountAdmin(admin.ModelAdmin):
     def ledger_link(self, obj: Account) -> str:
         url = reverse("admin:referral_rewards_ledgerentry_changelist")
         return format_html('<a href="{}?account__id__exact={}">{}</a>', url, obj.pk, _("entries"))
+
+    @admin.display(description=_("rewards"))
+    def rewards_links(self, obj: Account) -> str:
+        if obj.pk is None:
+            return "—"
+        grants = reverse("admin:referral_rewards_rewardgrant_changelist")
+        grant = reverse("admin:referral_rewards_rewardgrant_add")
+        return format_html(
+            '<a href="{}?account__id__exact={}">{}</a> · <a href="{}?account={}">{}</a>',
+            grants,
+            obj.pk,
+            _("rewards granted"),
+            grant,
+            obj.pk,
+            _("grant a reward"),
+        )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         # Member and program are fixed once the account exists.
@@ -157,6 +186,22 @@ class AccountAdmin(admin.ModelAdmin):
         return TemplateResponse(
             request, "admin/referral_rewards/account/adjust_balance.html", context
         )
+
+    def has_grant_reward_permission(self, request: HttpRequest) -> bool:
+        """Granting rewards needs the ``add_rewardgrant`` permission."""
+        from .rewards import can_grant
+
+        return can_grant(request)
+
+    @admin.action(description=_("Grant a reward…"), permissions=["grant_reward"])
+    def grant_reward(
+        self, request: HttpRequest, queryset: QuerySet[Account]
+    ) -> HttpResponse | None:
+        """Grant the same reward by hand to each selected account, through the rewards
+        service, recording the reason and the staff user."""
+        from .rewards import grant_to_accounts
+
+        return grant_to_accounts(self, request, queryset)
 
 
 @admin.register(LedgerEntry)

@@ -757,8 +757,10 @@ def expire_lots(
 class Discrepancy:
     """A cached value that disagrees with the ledger.
 
-    ``what`` is ``"balance"`` (the cached balance differs from the sum of entries) or
-    ``"lots"`` (the open lots do not add up to the positive part of the balance).
+    ``what`` is ``"balance"`` (the cached balance differs from the sum of entries),
+    ``"lots"`` (the open lots do not add up to the positive part of the balance) or
+    ``"held"`` (``held_points`` differs from what the account's held points grants
+    still hold).
     """
 
     account_id: int
@@ -780,6 +782,21 @@ def _sums(
     return {(row["account_id"], row["unit"]): int(row["total"] or 0) for row in rows}
 
 
+def _held_sums(account_ids: list[int]) -> dict[int, int]:
+    from ..enums import GrantStatus, RewardKind
+    from ..models import RewardGrant
+
+    rows = (
+        RewardGrant.objects.filter(
+            account_id__in=account_ids, status=GrantStatus.HELD, kind=RewardKind.POINTS
+        )
+        .order_by()
+        .values("account_id")
+        .annotate(total=Sum(F("value") - F("reversed_value")))
+    )
+    return {row["account_id"]: int(row["total"] or 0) for row in rows}
+
+
 def recompute(
     *,
     account: Account | None = None,
@@ -787,9 +804,10 @@ def recompute(
     fix: bool = False,
     batch_size: int | None = None,
 ) -> list[Discrepancy]:
-    """Check every cached balance against the sum of its entries, and the open lots
-    against the balance; with ``fix=True`` rebuild wrong cached balances from the
-    entries (under the account lock). Returns what differed (before fixing)."""
+    """Check every cached balance against the sum of its entries, the open lots
+    against the balance, and held points against the held grants; with ``fix=True``
+    rebuild wrong cached values (under the account lock). Returns what differed
+    (before fixing)."""
     size = batch_size or app_settings.SWEEP_BATCH_SIZE
     queryset = Account.objects.order_by("pk")
     if account is not None:
@@ -800,15 +818,24 @@ def recompute(
     found: list[Discrepancy] = []
     cursor = 0
     while True:
-        rows = list(queryset.filter(pk__gt=cursor).values("pk", *fields.values())[:size])
+        rows = list(
+            queryset.filter(pk__gt=cursor).values("pk", "held_points", *fields.values())[:size]
+        )
         if not rows:
             break
         cursor = rows[-1]["pk"]
         ids = [row["pk"] for row in rows]
         entry_sums = _sums(LedgerEntry, ids, "amount")
         lot_sums = _sums(EarnLot, ids, "remaining", remaining__gt=0)
+        held_sums = _held_sums(ids)
         wrong: set[int] = set()
         for row in rows:
+            held = held_sums.get(row["pk"], 0)
+            if int(row["held_points"]) != held:
+                found.append(
+                    Discrepancy(row["pk"], Unit.POINTS, "held", int(row["held_points"]), held)
+                )
+                wrong.add(row["pk"])
             for unit, field in fields.items():
                 cached = int(row[field])
                 expected = entry_sums.get((row["pk"], unit), 0)
@@ -827,11 +854,13 @@ def recompute(
 def _rebuild(account_ids: list[int]) -> None:
     accounts = list(Account.objects.select_for_update().filter(pk__in=account_ids).order_by("pk"))
     sums = _sums(LedgerEntry, account_ids, "amount")
+    held = _held_sums(account_ids)
     for account in accounts:
         for unit, field in Account.BALANCE_FIELDS.items():
             setattr(account, field, sums.get((account.pk, unit), 0))
+        account.held_points = held.get(account.pk, 0)
         logger.warning("Rebuilt cached balances of account %s from its ledger.", account.pk)
-    Account.objects.bulk_update(accounts, list(Account.BALANCE_FIELDS.values()))
+    Account.objects.bulk_update(accounts, [*Account.BALANCE_FIELDS.values(), "held_points"])
 
 
 def program_totals(program: Program | str | None = None) -> dict[str, dict[str, int]]:

@@ -27,7 +27,9 @@ from .accounts import get_or_create_account
 @dataclasses.dataclass(frozen=True)
 class OrderOutcome:
     """What ``order_completed`` did. ``created`` is false for a replayed event (the
-    outcome then describes the first processing). ``points_earned`` counts loyalty
+    outcome then describes the first processing). ``referral`` is the referral the
+    order counted for (``None`` when the customer was not referred, the order did not
+    qualify, or the referral no longer earns). ``points_earned`` counts loyalty
     points for the order itself; referral rewards are in ``grants``."""
 
     order: Order
@@ -125,7 +127,6 @@ def order_completed(
                 amount=amount,
                 currency=currency,
                 qualifying=qualifying,
-                referral=referral,
                 payment_fingerprint_hash=keyed_hash(
                     str(payment_fingerprint or ""), purpose="payment"
                 ),
@@ -139,7 +140,7 @@ def order_completed(
         # Another worker recorded this order first.
         return _replay(Order.objects.get(program=program_obj, order_id=order_id), account, amount)
     return OrderOutcome(
-        order=order, created=True, referral=referral, converted=converted, grants=grants
+        order=order, created=True, referral=order.referral, converted=converted, grants=grants
     )
 
 
@@ -151,6 +152,10 @@ def _apply_to_referral(
         ReferralStatus.CONVERTED,
     ):
         return False, []
+    # The order counts for the referral (revenue, conversion, rewards); a refund takes
+    # back only from orders linked here.
+    Order.objects.filter(pk=order.pk).update(referral=referral)
+    order.referral = referral
     first = not referral.first_order_id
     changes: dict[str, Any] = {"referred_revenue": referral.referred_revenue + order.amount}
     if first:
@@ -275,14 +280,21 @@ def _take_back(
             if rewards.void(grant, reason=reason, now=now):
                 voided.append(grant)
             continue
-        share = rewards.proportion(grant, fraction, last=full)
-        if share > 0 and rewards.reverse(grant, reason=reason, value=share, now=now) > 0:
+        before = (grant.status, grant.reversed_value)
+        if full:
+            rewards.reverse(grant, reason=reason, now=now)  # all that is left
+        else:
+            share = rewards.proportion(grant, fraction)
+            if share > 0:
+                rewards.reverse(grant, reason=reason, value=share, now=now)
+        grant.refresh_from_db()
+        if (grant.status, grant.reversed_value) != before:
             reversed_.append(grant)
     released = (
         vouchers.release_for_order(order.program, order.order_id, order.account) if full else 0
     )
     unconverted = False
-    if referral is not None and order.qualifying and order.referral_id == referral.pk:
+    if referral is not None and order.referral_id == referral.pk:
         Referral.objects.filter(pk=referral.pk).update(
             referred_revenue=referral.referred_revenue - size
         )

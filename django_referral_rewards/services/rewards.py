@@ -32,6 +32,7 @@ from ..enums import (
     ReferralStatus,
     RewardKind,
     Unit,
+    VoucherStatus,
 )
 from ..exceptions import InvalidAmount, InvalidArgument, InvalidTransition
 from ..models import Account, Order, Referral, RewardGrant, RewardRule, Voucher
@@ -341,10 +342,14 @@ def reverse(
             return take
         unit = ledger_unit(grant.kind)
         if unit is None:
+            # A voucher is taken back whole, by voiding it, or not at all (once used).
             voucher = Voucher.objects.filter(grant=grant).first()
-            if voucher is None or not vouchers.void_voucher(voucher):
+            if voucher is None:
                 return Decimal(0)
-            take = remaining
+            if not vouchers.void_voucher(voucher) and voucher.status != VoucherStatus.VOID:
+                return Decimal(0)  # applied to an order: used, not taken back
+            _record_reversal(grant, remaining, reason, revoked_by, now, final=True)
+            return remaining
         elif take > 0 and grant.entry is not None:
             # Reverse what the ledger still allows (expired points are gone already);
             # for the whole remainder all of it, so rounding of earlier partial
@@ -395,12 +400,10 @@ def _record_reversal(
     )
 
 
-def proportion(grant: RewardGrant, fraction: Decimal, *, last: bool) -> Decimal:
-    """The part of ``grant`` matching ``fraction`` of its order (everything that is
-    left when ``last``), in the grant's unit."""
+def proportion(grant: RewardGrant, fraction: Decimal) -> Decimal:
+    """The part of ``grant`` matching ``fraction`` of its order (a partial refund), in
+    the grant's unit, rounded like the grant; never more than what is left."""
     remaining = grant.value - grant.reversed_value
-    if last:
-        return remaining
     if ledger_unit(grant.kind) is None:
         return Decimal(0)  # a voucher is taken back whole (on a full refund) or not at all
     if grant.kind == RewardKind.POINTS:
@@ -448,8 +451,8 @@ def grant_reward(
         raise InvalidAmount("A percentage cannot exceed 100.", value=value)
     if kind in MONEY_KINDS:
         account.program.to_minor(value)  # refuses more decimals than the currency has
-    if hold_days < 0:
-        raise InvalidArgument("hold_days cannot be negative.", hold_days=hold_days)
+    hold_days = vouchers.check_days(hold_days, "hold_days", minimum=0) or 0
+    voucher_valid_days = vouchers.check_days(voucher_valid_days, "voucher_valid_days", minimum=1)
     key = idempotency_key or make_key("manual", account.pk, now.isoformat(), kind, value, reason)
     decision = Grant(
         rule=None,
@@ -495,9 +498,9 @@ def revoke(
         if not void(grant, reason=reason, revoked_by=revoked_by, now=now):
             return revoke(grant, reason=reason, revoked_by=revoked_by, now=now)
     else:
-        taken = reverse(grant, reason=reason, revoked_by=revoked_by, now=now)
+        reverse(grant, reason=reason, revoked_by=revoked_by, now=now)
         grant.refresh_from_db()
-        if taken == 0 and grant.status == GrantStatus.RELEASED:
+        if grant.status == GrantStatus.RELEASED:
             raise InvalidTransition(
                 "This reward's voucher has been used and cannot be taken back.",
                 status=grant.status,

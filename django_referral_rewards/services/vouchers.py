@@ -31,6 +31,7 @@ from ..exceptions import (
     VoucherVoid,
 )
 from ..models import Account, Program, RewardGrant, Voucher
+from ..policies import MAX_DAYS
 from ..signals import send_after_commit
 from .accounts import resolve_member
 
@@ -68,6 +69,7 @@ def issue_voucher(
     if kind == VoucherKind.FIXED and value == 0:
         raise InvalidAmount("A fixed voucher needs an amount.", value=value)
     now = now or timezone.now()
+    valid_days = check_days(valid_days, "valid_days", minimum=1)
     if expires_at is None and valid_days is not None:
         expires_at = now + timedelta(days=valid_days)
     for _attempt in range(5):
@@ -89,6 +91,18 @@ def issue_voucher(
             if grant is not None and Voucher.objects.filter(grant=grant).exists():
                 return Voucher.objects.get(grant=grant)
     raise RuntimeError("Could not find a free voucher code in 5 attempts.")  # pragma: no cover
+
+
+def check_days(value: Any, name: str, *, minimum: int) -> int | None:
+    """``value`` as a number of days from ``minimum`` to ``MAX_DAYS`` (``None`` stays)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= MAX_DAYS:
+        raise InvalidArgument(
+            f"{name} must be a whole number of days from {minimum} to {MAX_DAYS}, not {value!r}.",
+            **{name: value},
+        )
+    return value
 
 
 def _decimal(value: Any, name: str) -> Decimal:
