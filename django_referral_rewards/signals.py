@@ -105,7 +105,7 @@ order_completed = Signal()
 
 # An order was refunded, wholly (amount None) or in part.
 # Arguments: sender (any), user, order_id, amount (Decimal or None), program,
-# refund_id (str or None).
+# refund_id (str or None), occurred_at (datetime or None).
 order_refunded = Signal()
 
 INBOUND_SIGNALS = (
