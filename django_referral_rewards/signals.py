@@ -11,9 +11,11 @@ the same (a test keeps the two in step).
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
+from django.db import transaction
 from django.dispatch import Signal
 
 logger = logging.getLogger(__name__)
@@ -29,6 +31,12 @@ def send_after_commit(signal: Signal, **kwargs: Any) -> None:
                 receiver,
                 exc_info=(type(result), result, result.__traceback__),
             )
+
+
+def send_on_commit(signal: Signal, **kwargs: Any) -> None:
+    """Send ``signal`` once the current transaction commits (at once outside one);
+    never for work that is rolled back."""
+    transaction.on_commit(functools.partial(send_after_commit, signal, **kwargs))
 
 
 # Points were added to an account (an earn, a positive adjustment or reversal).

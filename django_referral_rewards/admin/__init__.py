@@ -1,4 +1,4 @@
 """Django admin for everything. Balances and the ledger are read-only; changes go
 through actions that call services."""
 
-from . import codes, ledger, referrals, rewards  # noqa: F401
+from . import codes, ledger, orders, referrals, rewards, rules, vouchers  # noqa: F401

@@ -20,6 +20,7 @@ from ..exceptions import ReferralRewardsError
 from ..forms import AdjustBalanceForm
 from ..models import Account, EarnLot, LedgerEntry, Member, Program
 from ..services import ledger
+from .granting import can_grant, grant_to_accounts
 
 
 class ReadOnlyAdminMixin:
@@ -189,8 +190,6 @@ class AccountAdmin(admin.ModelAdmin):
 
     def has_grant_reward_permission(self, request: HttpRequest) -> bool:
         """Granting rewards needs the ``add_rewardgrant`` permission."""
-        from .rewards import can_grant
-
         return can_grant(request)
 
     @admin.action(description=_("Grant a reward…"), permissions=["grant_reward"])
@@ -199,8 +198,6 @@ class AccountAdmin(admin.ModelAdmin):
     ) -> HttpResponse | None:
         """Grant the same reward by hand to each selected account, through the rewards
         service, recording the reason and the staff user."""
-        from .rewards import grant_to_accounts
-
         return grant_to_accounts(self, request, queryset)
 
 

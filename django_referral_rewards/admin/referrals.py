@@ -1,5 +1,5 @@
-"""Admin for referrals. Status changes go through services: staff reject a referral
-with a reason (its held rewards are voided)."""
+"""Admin for referrals, with their reward grants inline. Status changes go through
+services: staff reject a referral with a reason (its held rewards are voided)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,41 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from ..models import Referral
+from ..models import Referral, RewardGrant
 from ..services import referrals
-from .rewards import RewardGrantInline, reason_action
+from .helpers import format_value, reason_action
+from .ledger import ReadOnlyAdminMixin
+
+
+class RewardGrantInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """The grants of a referral (or an order), read-only, each linking to its page."""
+
+    model = RewardGrant
+    fk_name = "referral"
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = readonly_fields = (
+        "created_at",
+        "account",
+        "kind",
+        "value_display",
+        "status",
+        "release_at",
+        "reason",
+    )
+    ordering = ["pk"]
+
+    @admin.display(description=_("value"))
+    def value_display(self, obj: RewardGrant) -> str:
+        return format_value(obj.kind, obj.value, obj.program)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[RewardGrant]:
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("program", "account__member", "account__program")
+        )
 
 
 @admin.register(Referral)

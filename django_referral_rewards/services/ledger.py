@@ -19,7 +19,6 @@ commission); the sign comes from the operation.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -42,7 +41,7 @@ from ..exceptions import (
     NotReversible,
 )
 from ..models import Account, EarnLot, LedgerEntry, Program
-from ..signals import send_after_commit
+from ..signals import send_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -353,16 +352,13 @@ def _notify(entry: LedgerEntry, account: Account) -> None:
         signal = signals.points_credited
     else:
         signal = signals.points_debited
-    transaction.on_commit(
-        functools.partial(
-            send_after_commit,
-            signal,
-            sender=LedgerEntry,
-            entry=entry,
-            account=account,
-            amount=abs(entry.amount),
-            balance=entry.balance_after,
-        )
+    send_on_commit(
+        signal,
+        sender=LedgerEntry,
+        entry=entry,
+        account=account,
+        amount=abs(entry.amount),
+        balance=entry.balance_after,
     )
 
 

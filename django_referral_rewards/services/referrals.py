@@ -12,11 +12,10 @@ State machine (every change a compare-and-set on ``status``)::
 from __future__ import annotations
 
 import dataclasses
-import functools
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -25,10 +24,11 @@ from ..conf import app_settings
 from ..enums import ConversionEvent, GrantStatus, ReferralStatus, RewardTrigger
 from ..exceptions import AlreadyReferred, CodeError, InvalidArgument, InvalidTransition
 from ..models import Account, Program, Referral, ReferralCode, RewardGrant
-from ..signals import send_after_commit
+from ..signals import send_on_commit
 from . import attribution, rewards
 from .accounts import get_or_create_account
 from .codes import record_use, validate_code
+from .sweeps import claim_batches
 
 
 def _replay_or_refuse(existing: Referral, code: ReferralCode) -> Referral:
@@ -90,15 +90,12 @@ def attach(
                 expires_at=now + timedelta(days=program_obj.attribution_window_days),
             )
             referral.program = program_obj
-            transaction.on_commit(
-                functools.partial(
-                    send_after_commit,
-                    signals.referral_attached,
-                    sender=Referral,
-                    referral=referral,
-                    referrer=referral.referrer,
-                    referred=customer,
-                )
+            send_on_commit(
+                signals.referral_attached,
+                sender=Referral,
+                referral=referral,
+                referrer=referral.referrer,
+                referred=customer,
             )
             number = convert(referral, now=now) if converts else None
             rewards.decide_and_grant(
@@ -144,11 +141,7 @@ def convert(referral: Referral, *, now: datetime, order_id: str = "") -> int | N
     referral.status = ReferralStatus.CONVERTED
     referral.converted_at = now
     number = _count_conversion(referral, +1)
-    transaction.on_commit(
-        functools.partial(
-            send_after_commit, signals.referral_converted, sender=Referral, referral=referral
-        )
-    )
+    send_on_commit(signals.referral_converted, sender=Referral, referral=referral)
     return number
 
 
@@ -240,16 +233,11 @@ def expire_pending(
     batch_size = batch_size or app_settings.SWEEP_BATCH_SIZE
     expired = batches = 0
     due = Referral.objects.filter(status=ReferralStatus.PENDING, expires_at__lte=now)
-    while True:
-        with transaction.atomic():
-            claim = due.order_by("pk")
-            if connection.features.has_select_for_update_skip_locked:
-                claim = claim.select_for_update(skip_locked=True)
-            ids = list(claim.values_list("pk", flat=True)[:batch_size])
-            if not ids:
-                break
-            batches += 1
-            expired += due.filter(pk__in=ids).update(status=ReferralStatus.EXPIRED)
+    for batch in claim_batches(due.only("pk"), batch_size):
+        batches += 1
+        expired += due.filter(pk__in=[referral.pk for referral in batch]).update(
+            status=ReferralStatus.EXPIRED
+        )
     return ExpirySweepResult(expired=expired, batches=batches)
 
 
@@ -278,14 +266,11 @@ def reject(
             _count_conversion(referral, -1)
         for grant in RewardGrant.objects.filter(referral=referral, status=GrantStatus.HELD):
             rewards.void(grant, reason=reason, revoked_by=rejected_by, now=now)
-        transaction.on_commit(
-            functools.partial(
-                send_after_commit,
-                signals.referral_rejected,
-                sender=Referral,
-                referral=referral,
-                reason=reason,
-                rejected_by=rejected_by,
-            )
+        send_on_commit(
+            signals.referral_rejected,
+            sender=Referral,
+            referral=referral,
+            reason=reason,
+            rejected_by=rejected_by,
         )
     return referral

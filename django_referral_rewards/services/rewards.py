@@ -14,13 +14,12 @@ effect (invariants 4, 9 and 12).
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -44,12 +43,9 @@ from ..policies import (
     ledger_unit,
     make_key,
 )
-from ..signals import send_after_commit
+from ..signals import send_on_commit
 from . import ledger, vouchers
-
-
-def _on_commit(signal: Any, **kwargs: Any) -> None:
-    transaction.on_commit(functools.partial(send_after_commit, signal, **kwargs))
+from .sweeps import claim_batches
 
 
 def terms_of(program: Any) -> ProgramTerms:
@@ -154,7 +150,7 @@ def write_grant(
             return None
         raise
     grant.account = account
-    _on_commit(signals.reward_granted, sender=RewardGrant, grant=grant, account=account)
+    send_on_commit(signals.reward_granted, sender=RewardGrant, grant=grant, account=account)
     if grant.release_at <= now and not _under_review(grant):
         release(grant, now=now)
     return grant
@@ -232,7 +228,7 @@ def release(grant: RewardGrant, *, now: datetime | None = None) -> RewardGrant:
                 grant=grant,
                 now=now,
             )
-        _on_commit(
+        send_on_commit(
             signals.reward_released,
             sender=RewardGrant,
             grant=grant,
@@ -258,26 +254,14 @@ def release_due(
     now = now or timezone.now()
     batch_size = batch_size or app_settings.SWEEP_BATCH_SIZE
     released = batches = 0
-    last_pk = 0
-    due = (
-        RewardGrant.objects.filter(status=GrantStatus.HELD, release_at__lte=now)
-        .exclude(referral__status=ReferralStatus.REVIEW)
-        .order_by("pk")
+    due = RewardGrant.objects.filter(status=GrantStatus.HELD, release_at__lte=now).exclude(
+        referral__status=ReferralStatus.REVIEW
     )
-    while True:
-        with transaction.atomic():
-            claim = due.filter(pk__gt=last_pk)
-            if connection.features.has_select_for_update_skip_locked:
-                of = ("self",) if connection.features.has_select_for_update_of else ()
-                claim = claim.select_for_update(skip_locked=True, of=of)
-            batch = list(claim[:batch_size])
-            if not batch:
-                break
-            batches += 1
-            for grant in batch:
-                release(grant, now=now)
-                released += 1
-            last_pk = batch[-1].pk
+    for batch in claim_batches(due, batch_size):
+        batches += 1
+        for grant in batch:
+            release(grant, now=now)
+            released += 1
     return ReleaseSweepResult(released=released, batches=batches)
 
 
@@ -299,7 +283,7 @@ def void(
         grant = RewardGrant.objects.select_related("account").get(pk=grant.pk)
         remaining = grant.value - grant.reversed_value
         _unhold(grant, remaining)
-        _on_commit(
+        send_on_commit(
             signals.reward_reversed,
             sender=RewardGrant,
             grant=grant,
@@ -390,7 +374,7 @@ def _record_reversal(
         )
     RewardGrant.objects.filter(pk=grant.pk).update(**changes)
     grant.refresh_from_db()
-    _on_commit(
+    send_on_commit(
         signals.reward_reversed,
         sender=RewardGrant,
         grant=grant,

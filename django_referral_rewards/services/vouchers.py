@@ -8,7 +8,6 @@ compare-and-set on the status, so two checkouts racing for one voucher cannot bo
 
 from __future__ import annotations
 
-import functools
 import secrets
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -32,7 +31,7 @@ from ..exceptions import (
 )
 from ..models import Account, Program, RewardGrant, Voucher
 from ..policies import MAX_DAYS
-from ..signals import send_after_commit
+from ..signals import send_on_commit
 from .accounts import resolve_member
 
 #: Random characters in a voucher code: 16 of Crockford base32 = 80 bits.
@@ -206,15 +205,12 @@ def apply_voucher(
                 return _replay(voucher, order_id, amount, customer)
             raise VoucherVoid(code=voucher.display_code)
         voucher.refresh_from_db()
-        transaction.on_commit(
-            functools.partial(
-                send_after_commit,
-                signals.voucher_applied,
-                sender=Voucher,
-                voucher=voucher,
-                order_id=order_id,
-                discount=discount,
-            )
+        send_on_commit(
+            signals.voucher_applied,
+            sender=Voucher,
+            voucher=voucher,
+            order_id=order_id,
+            discount=discount,
         )
     return discount
 

@@ -1,0 +1,138 @@
+"""Helpers shared by the admin modules: values and links for display, and the
+intermediate page of an admin action that asks for input (a reason, a reward)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import Model, QuerySet
+from django.forms import Form
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from ..enums import RewardKind, VoucherKind
+from ..exceptions import ReferralRewardsError
+from ..forms import ReasonForm
+from ..models import Program
+from ..policies import PERCENT_KINDS, ZERO_ALLOWED
+
+
+def format_value(kind: str, value: Decimal | None, program: Program) -> str:
+    """A reward or voucher value in its natural unit: ``120 points``, ``5.00 USD``,
+    ``10%``, or ``whole order`` for an uncapped free item or period."""
+    if value is None:
+        return "—"
+    if kind == RewardKind.POINTS:
+        points = int(value)
+        return ngettext("%(n)d point", "%(n)d points", points) % {"n": points}
+    if kind in PERCENT_KINDS or kind == VoucherKind.PERCENT:
+        return f"{value.normalize():f}%"
+    if value == 0 and kind in ZERO_ALLOWED:  # free item / period (rewards and vouchers)
+        return str(_("whole order"))
+    places = program.currency_decimal_places
+    return f"{value.quantize(Decimal(1).scaleb(-places))} {program.currency}"
+
+
+def admin_link(obj: Model | None, label: Any = None) -> str:
+    """A link to ``obj``'s admin change page (``—`` when there is none)."""
+    if obj is None:
+        return "—"
+    opts = obj._meta
+    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+    return format_html('<a href="{}">{}</a>', url, obj if label is None else label)
+
+
+def changelist_link(model: type[Model], label: Any, **filters: Any) -> str:
+    """A link to ``model``'s changelist filtered by ``filters``."""
+    opts = model._meta
+    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+    query = "&".join(f"{key}={value}" for key, value in filters.items())
+    return format_html('<a href="{}?{}">{}</a>', url, query, label)
+
+
+def render_action_form(
+    model_admin: admin.ModelAdmin,
+    request: HttpRequest,
+    *,
+    objects: Iterable[Any],
+    describe: Callable[[Any], str] = str,
+    form: Form,
+    action: str,
+    title: Any,
+    intro: Any,
+    submit_label: Any,
+) -> TemplateResponse:
+    """The intermediate page of an admin action that needs input (a reason, a reward):
+    the selected objects, the form, and a button that posts the action again."""
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": title,
+        "intro": intro,
+        "submit_label": submit_label,
+        "opts": model_admin.model._meta,
+        "form": form,
+        "items": [(obj.pk, describe(obj)) for obj in objects],
+        "action": action,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "media": model_admin.media + form.media,
+    }
+    return TemplateResponse(request, "admin/referral_rewards/action_form.html", context)
+
+
+def reason_action(
+    model_admin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet[Any],
+    *,
+    action: str,
+    title: Any,
+    intro: Any,
+    submit_label: Any,
+    perform: Callable[[Any, str], Any],
+    done_message: Callable[[int], str],
+    describe: Callable[[Any], str] = str,
+) -> TemplateResponse | None:
+    """An admin action that asks for a reason, then calls ``perform(obj, reason)``
+    (a service) for each selected object. A :class:`ReferralRewardsError` for one
+    object is reported and the others still go ahead. Returns the form page, or
+    ``None`` (back to the changelist) once done."""
+    objects = list(queryset)
+    if "apply" in request.POST:
+        form = ReasonForm(request.POST)
+        if form.is_valid():
+            reason = form.cleaned_data["reason"]
+            done = 0
+            for obj in objects:
+                try:
+                    perform(obj, reason)
+                except ReferralRewardsError as exc:
+                    model_admin.message_user(
+                        request, f"{describe(obj)}: {exc.message}", messages.ERROR
+                    )
+                else:
+                    done += 1
+                    model_admin.log_change(request, obj, f"{title}: {reason}")
+            if done:
+                model_admin.message_user(request, done_message(done), messages.SUCCESS)
+            return None
+    else:
+        form = ReasonForm()
+    return render_action_form(
+        model_admin,
+        request,
+        objects=objects,
+        describe=describe,
+        form=form,
+        action=action,
+        title=title,
+        intro=intro,
+        submit_label=submit_label,
+    )
