@@ -74,6 +74,9 @@ def test_adjust_balance_action_goes_through_the_ledger(staff_client, program):
     url = changelist(Account)
     form = staff_client.post(url, {"action": "adjust_balance", "_selected_action": [a.pk, b.pk]})
     assert form.status_code == 200
+    page = form.content.decode()
+    assert f'href="{url}"' in page  # the breadcrumbs lead back to the accounts
+    assert 'name="reason"' in page and 'class="module aligned"' in page
     token = form.context["form"]["token"].value()
     data = {
         "action": "adjust_balance",

@@ -308,6 +308,8 @@ def test_grant_to_several_accounts_from_the_account_admin(admin_client, admin_us
     )
     assert form.status_code == 200
     assert "account" not in form.context["form"].fields
+    page = form.content.decode()
+    assert f'href="{changelist(Account)}"' in page and 'name="reason"' in page
     response = admin_client.post(
         changelist(Account),
         {
