@@ -26,8 +26,10 @@ from .enums import (
     CodeKind,
     ConversionEvent,
     EntryKind,
+    GrantSource,
     GrantStatus,
     MemberKind,
+    PointsRounding,
     ReferralStatus,
     RewardKind,
     RewardTrigger,
@@ -89,6 +91,23 @@ class AbstractProgram(TimeStampedModel):
         default=Decimal("0"),
         validators=[MinValueValidator(Decimal("0"))],
         help_text=_("Orders below this amount do not qualify (no conversion, no order rewards)."),
+    )
+    points_per_unit = models.DecimalField(
+        _("points per currency unit"),
+        max_digits=10,
+        decimal_places=4,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_(
+            "Loyalty points a qualifying order earns per unit of its amount (1: a point per "
+            "dollar). 0: orders earn no points."
+        ),
+    )
+    points_rounding = models.CharField(
+        _("points rounding"),
+        max_length=10,
+        choices=PointsRounding.choices,
+        default=PointsRounding.DOWN,
     )
     hold_days = models.PositiveIntegerField(
         _("hold rewards for (days)"),
@@ -919,6 +938,9 @@ class AbstractRewardGrant(models.Model):
         null=True,
         blank=True,
         related_name="grants",
+    )
+    source = models.CharField(
+        _("origin"), max_length=10, choices=GrantSource.choices, default=GrantSource.RULE
     )
     trigger = models.CharField(
         _("trigger"), max_length=20, choices=RewardTrigger.choices, blank=True

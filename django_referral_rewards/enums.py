@@ -143,3 +143,19 @@ VOUCHER_REWARD_KINDS = {
     RewardKind.FREE_ITEM: VoucherKind.FREE_ITEM,
     RewardKind.FREE_PERIOD: VoucherKind.FREE_PERIOD,
 }
+
+
+class GrantSource(models.TextChoices):
+    """Where a reward grant came from."""
+
+    RULE = "rule", _("A reward rule")
+    MANUAL = "manual", _("Granted by hand")
+    PURCHASE = "purchase", _("Points on an order")
+
+
+class PointsRounding(models.TextChoices):
+    """How points on an order are rounded to a whole number."""
+
+    DOWN = "down", _("Down (whole points only)")
+    HALF_UP = "half_up", _("To the nearest (half up)")
+    UP = "up", _("Up")

@@ -116,6 +116,7 @@ class Grant:
     description: str = ""
     voucher_valid_days: int | None = None
     explanation: dict[str, Any] = dataclasses.field(default_factory=dict)
+    source: str = "rule"
 
 
 def make_key(*parts: Any) -> str:

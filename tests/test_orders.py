@@ -402,3 +402,65 @@ def test_order_completed_query_count(program, commission, now, django_assert_max
     Account.objects.get(member__user=newcomer)
     with django_assert_max_num_queries(40):
         events.order_completed(newcomer, "Q1", Decimal(100), occurred_at=now)
+
+
+# --- loyalty points on orders --------------------------------------------------------
+
+
+@pytest.fixture
+def loyalty(program):
+    program.points_per_unit = Decimal("1.5")
+    program.minimum_order_amount = Decimal("10.00")
+    program.save()
+    return program
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("rounding", "amount", "points"),
+    [
+        ("down", Decimal("33.00"), 49),  # 49.5
+        ("half_up", Decimal("33.00"), 50),
+        ("up", Decimal("32.10"), 49),  # 48.15
+        ("down", Decimal("9.99"), 0),  # below the minimum: no points
+    ],
+)
+def test_orders_earn_points_per_currency_unit(loyalty, rounding, amount, points):
+    loyalty.points_rounding = rounding
+    loyalty.save()
+    customer = testing.make_user()
+    outcome = events.order_completed(customer, "P1", amount)
+    assert outcome.points_earned == points
+    assert ledger.balance(customer) == points
+    if points:
+        grant = outcome.points_grant
+        assert (grant.source, grant.kind, grant.order) == ("purchase", "points", outcome.order)
+        assert grant.explanation["points_per_unit"] == "1.5000"
+        assert grant not in outcome.grants  # referral rewards only
+
+
+@pytest.mark.django_db
+def test_order_points_are_held_for_the_return_window_and_refunded(loyalty, now):
+    loyalty.hold_days = 14
+    loyalty.save()
+    customer = testing.make_user()
+    outcome = events.order_completed(customer, "P1", Decimal("100.00"), occurred_at=now)
+    account = Account.objects.get(member__user=customer)
+    assert (outcome.points_earned, account.points_balance, account.held_points) == (150, 0, 150)
+    # A replay reports the same points and earns nothing more.
+    again = events.order_completed(customer, "P1", Decimal("100.00"), occurred_at=now)
+    assert (again.created, again.points_earned, again.points_grant.pk) == (
+        False,
+        150,
+        outcome.points_grant.pk,
+    )
+    events.order_refunded(customer, "P1", Decimal("20.00"))  # a fifth
+    assert Account.objects.get(pk=account.pk).held_points == 120
+    rewards.release_due(now=now + days(14))
+    assert ledger.balance(customer) == 120
+
+
+@pytest.mark.django_db
+def test_programs_without_a_rate_earn_no_points(program):
+    outcome = events.order_completed(testing.make_user(), "P1", Decimal(100))
+    assert (outcome.points_earned, outcome.points_grant) == (0, None)

@@ -45,6 +45,7 @@ class ProgramAdmin(admin.ModelAdmin):
         "currency",
         "conversion_event",
         "minimum_order_amount",
+        "points_per_unit",
         "hold_days",
         "points_expiry_days",
         "active",

@@ -24,7 +24,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from ..enums import GrantStatus, ReferralStatus, RewardKind
+from ..enums import GrantSource, GrantStatus, ReferralStatus, RewardKind
 from ..exceptions import InvalidAmount, ReferralRewardsError
 from ..forms import GrantRewardForm
 from ..models import RewardGrant, Voucher
@@ -38,13 +38,11 @@ class GrantOriginFilter(admin.SimpleListFilter):
     parameter_name = "origin"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
-        return [("rule", _("A reward rule")), ("manual", _("Granted by hand"))]
+        return list(GrantSource.choices)
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if self.value() == "rule":
-            return queryset.filter(rule__isnull=False)
-        if self.value() == "manual":
-            return queryset.filter(rule__isnull=True)
+        if self.value() in GrantSource.values:
+            return queryset.filter(source=self.value())
         return queryset
 
 

@@ -9,17 +9,26 @@ referred customer take the lock on their referral row, so they apply one at a ti
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
-from decimal import Decimal
+from datetime import datetime, timedelta
+from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ..enums import ConversionEvent, GrantStatus, ReferralStatus, RewardTrigger
+from ..enums import (
+    ConversionEvent,
+    GrantSource,
+    GrantStatus,
+    PointsRounding,
+    ReferralStatus,
+    RewardKind,
+    RewardTrigger,
+)
 from ..exceptions import IdempotencyConflict, InvalidAmount, InvalidArgument, OrderNotFound
 from ..hashing import keyed_hash
 from ..models import Account, Order, OrderRefund, Program, Referral, RewardGrant
+from ..policies import Grant, make_key
 from . import referrals, rewards, vouchers
 from .accounts import get_or_create_account
 
@@ -29,8 +38,9 @@ class OrderOutcome:
     """What ``order_completed`` did. ``created`` is false for a replayed event (the
     outcome then describes the first processing). ``referral`` is the referral the
     order counted for (``None`` when the customer was not referred, the order did not
-    qualify, or the referral no longer earns). ``points_earned`` counts loyalty
-    points for the order itself; referral rewards are in ``grants``."""
+    qualify, or the referral no longer earns). ``points_earned`` are the customer's
+    loyalty points for the order (``points_grant``, held for the program's hold days);
+    referral rewards are in ``grants``."""
 
     order: Order
     created: bool
@@ -38,6 +48,7 @@ class OrderOutcome:
     converted: bool
     grants: list[RewardGrant]
     points_earned: int = 0
+    points_grant: RewardGrant | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,12 +92,16 @@ def _replay(order: Order, account: Account, amount: Decimal) -> OrderOutcome:
             f"({order.amount}); an order id is processed once.",
             order_id=order.order_id,
         )
+    grants = rewards.grants_for_order(order)
+    earned = next((g for g in grants if g.source == GrantSource.PURCHASE), None)
     return OrderOutcome(
         order=order,
         created=False,
         referral=order.referral,
         converted=order.converted_referral,
-        grants=rewards.grants_for_order(order),
+        grants=[g for g in grants if g is not earned],
+        points_earned=int(earned.value) if earned is not None else 0,
+        points_grant=earned,
     )
 
 
@@ -134,14 +149,58 @@ def order_completed(
             )
             converted = False
             grants: list[RewardGrant] = []
+            earned = _earn_points(order, now) if qualifying else None
             if referral is not None and qualifying:
                 converted, grants = _apply_to_referral(referral, order, now)
     except IntegrityError:
         # Another worker recorded this order first.
         return _replay(Order.objects.get(program=program_obj, order_id=order_id), account, amount)
     return OrderOutcome(
-        order=order, created=True, referral=order.referral, converted=converted, grants=grants
+        order=order,
+        created=True,
+        referral=order.referral,
+        converted=converted,
+        grants=grants,
+        points_earned=int(earned.value) if earned is not None else 0,
+        points_grant=earned,
     )
+
+
+def points_for(program: Program, amount: Decimal) -> int:
+    """Loyalty points an order of ``amount`` earns in ``program``: amount times the
+    program's points per currency unit, rounded by its rounding rule."""
+    rounding = {
+        PointsRounding.DOWN: ROUND_DOWN,
+        PointsRounding.HALF_UP: ROUND_HALF_UP,
+        PointsRounding.UP: ROUND_UP,
+    }[program.points_rounding]  # type: ignore[index]
+    return int((amount * program.points_per_unit).to_integral_value(rounding=rounding))
+
+
+def _earn_points(order: Order, now: datetime) -> RewardGrant | None:
+    """Grant the order's loyalty points, held for the program's hold days (the return
+    window); a refund takes them back in proportion like any reward of the order."""
+    program = order.program
+    points = points_for(program, order.amount)
+    if points <= 0:
+        return None
+    decision = Grant(
+        rule=None,
+        account_id=order.account_id,
+        trigger="",
+        kind=RewardKind.POINTS,
+        value=Decimal(points),
+        release_at=now + timedelta(days=program.hold_days),
+        idempotency_key=make_key("purchase", program.pk, order.order_id),
+        reason=f"Order {order.order_id}",
+        explanation={
+            "order_amount": str(order.amount),
+            "points_per_unit": str(program.points_per_unit),
+            "rounding": program.points_rounding,
+        },
+        source=GrantSource.PURCHASE,
+    )
+    return rewards.write_grant(decision, order=order, now=now)
 
 
 def _apply_to_referral(

@@ -27,6 +27,7 @@ from .. import signals
 from ..conf import app_settings
 from ..enums import (
     VOUCHER_REWARD_KINDS,
+    GrantSource,
     GrantStatus,
     ReferralStatus,
     RewardKind,
@@ -127,6 +128,7 @@ def write_grant(
                 program=account.program,
                 account=account,
                 rule=decision.rule,
+                source=decision.source,
                 referral=referral,
                 order=order,
                 trigger=decision.trigger,
@@ -450,6 +452,7 @@ def grant_reward(
         description=description,
         voucher_valid_days=voucher_valid_days,
         explanation={"manual": True, "granted_by": getattr(created_by, "pk", None)},
+        source=GrantSource.MANUAL,
     )
     with transaction.atomic():
         grant = write_grant(decision, created_by=created_by, now=now)
