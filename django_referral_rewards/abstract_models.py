@@ -719,7 +719,7 @@ class AbstractOrder(models.Model):
         null=True,
         blank=True,
         related_name="orders",
-        help_text=_("The customer's referral when the order completed, if any."),
+        help_text=_("The referral this order counted for (revenue, conversion, rewards)."),
     )
     converted_referral = models.BooleanField(
         _("converted the referral"), default=False, editable=False

@@ -7,12 +7,11 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
-from django.core.validators import MaxValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from .enums import VOUCHER_REWARD_KINDS, RewardKind, Unit
-from .models import Account, RewardRule
-from .policies import MAX_DAYS, PERCENT_KINDS, ZERO_ALLOWED
+from .models import Account
+from .policies import MAX_DAYS, value_error
 from .services.ledger import MAX_AMOUNT
 
 
@@ -55,7 +54,6 @@ class AdjustBalanceForm(forms.Form):
 MANUAL_REWARD_KINDS = [
     (value, label) for value, label in RewardKind.choices if value != RewardKind.COMMISSION_PERCENT
 ]
-#: The longest hold or voucher validity accepted here (ten years).
 
 
 class ReasonForm(forms.Form):
@@ -129,46 +127,11 @@ class GrantRewardForm(forms.Form):
         data = super().clean() or {}
         kind, value = data.get("kind"), data.get("value")
         if kind and value is not None:
-            if value == 0 and kind not in ZERO_ALLOWED:
-                self.add_error("value", _("The value must be more than zero."))
-            elif kind == RewardKind.POINTS and value != value.to_integral_value():
-                self.add_error("value", _("Points are whole numbers."))
-            elif kind in PERCENT_KINDS and value > 100:
-                self.add_error("value", _("A percentage cannot exceed 100."))
+            account = data.get("account")
+            problem = value_error(kind, value, account.program if account else None)
+            if problem:
+                self.add_error("value", problem)
         if data.get("voucher_valid_days") and kind and kind not in VOUCHER_REWARD_KINDS:
             self.add_error("voucher_valid_days", _("Only vouchers have a validity."))
         data["hold_days"] = data.get("hold_days") or 0
         return data
-
-
-class RewardRuleForm(forms.ModelForm):
-    """The admin form of a reward rule. The model's ``clean()`` validates the rule;
-    this form also bounds the day counts, which become dates (a hold of millions of
-    days cannot be turned into a release date)."""
-
-    class Meta:
-        model = RewardRule
-        fields = [
-            "name",
-            "program",
-            "campaign",
-            "active",
-            "trigger",
-            "nth",
-            "repeat",
-            "beneficiary",
-            "kind",
-            "value",
-            "description",
-            "hold_days",
-            "voucher_valid_days",
-        ]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for name in ("hold_days", "voucher_valid_days"):
-            field = self.fields.get(name)
-            if isinstance(field, forms.IntegerField):
-                field.max_value = MAX_DAYS
-                field.validators.append(MaxValueValidator(MAX_DAYS))
-                field.widget.attrs["max"] = MAX_DAYS

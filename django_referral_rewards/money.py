@@ -3,9 +3,24 @@ units. No floats anywhere (invariant 7)."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from .exceptions import InvalidAmount
+
+
+def as_decimal(value: Any, name: str = "amount") -> Decimal:
+    """``value`` (a ``Decimal``, ``int`` or numeric ``str``) as a finite ``Decimal``;
+    floats and anything else raise :class:`InvalidAmount` naming the argument."""
+    if isinstance(value, bool) or not isinstance(value, (Decimal, int, str)):
+        raise InvalidAmount(f"{name} must be a Decimal, not {value!r}.", **{name: value})
+    try:
+        result = Decimal(value)
+    except InvalidOperation:
+        raise InvalidAmount(f"{name} must be a number, not {value!r}.", **{name: value}) from None
+    if not result.is_finite():
+        raise InvalidAmount(f"{name} must be a finite number.", **{name: value})
+    return result
 
 
 def to_minor(amount: Decimal, decimal_places: int = 2) -> int:

@@ -33,7 +33,6 @@ from .enums import (
     ReferralStatus,
     RewardKind,
     RewardTrigger,
-    Unit,
 )
 
 if TYPE_CHECKING:
@@ -127,6 +126,26 @@ def make_key(*parts: Any) -> str:
     return f"{key[:120]}~{hashlib.sha256(key.encode()).hexdigest()}"
 
 
+def value_error(kind: str, value: Decimal, program: Any = None) -> str | None:
+    """What is wrong with ``value`` for a reward of ``kind`` (``None`` when it is fine):
+    the checks shared by reward rules, rewards granted by hand and the admin's forms.
+    With ``program``, amounts are also checked against its currency's decimal places."""
+    if value < 0 or (value == 0 and kind not in ZERO_ALLOWED):
+        return _("The value must be more than zero.")
+    if kind in PERCENT_KINDS and value > 100:
+        return _("A percentage cannot exceed 100.")
+    if kind == RewardKind.POINTS and value != value.to_integral_value():
+        return _("Points are whole numbers.")
+    if kind in MONEY_KINDS and program is not None:
+        places = program.currency_decimal_places
+        if value != value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP):
+            return _("%(currency)s amounts have at most %(places)d decimal places.") % {
+                "currency": program.currency,
+                "places": places,
+            }
+    return None
+
+
 def rule_errors(rule: AbstractRewardRule) -> dict[str, str]:
     """What is wrong with ``rule``, by field (empty when it is valid). Used by the
     model's ``clean()`` (admin and forms) and by the policy before deciding."""
@@ -138,23 +157,14 @@ def rule_errors(rule: AbstractRewardRule) -> dict[str, str]:
         errors["nth"] = _("Only milestones have a conversion number.")
     if not milestone and rule.repeat:
         errors["repeat"] = _("Only milestones repeat.")
-    value = rule.value
-    if value is None:
+    if rule.value is None:
         errors["value"] = _("Enter a value.")
         return errors
-    if value < 0 or (value == 0 and rule.kind not in ZERO_ALLOWED):
-        errors["value"] = _("The value must be more than zero.")
-    elif rule.kind in PERCENT_KINDS and value > 100:
-        errors["value"] = _("A percentage cannot exceed 100.")
-    elif rule.kind == RewardKind.POINTS and value != value.to_integral_value():
-        errors["value"] = _("Points are whole numbers.")
-    elif rule.kind in MONEY_KINDS and rule.program_id is not None:
-        places = rule.program.currency_decimal_places
-        if value != value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP):
-            errors["value"] = _("%(currency)s amounts have at most %(places)d decimal places.") % {
-                "currency": rule.program.currency,
-                "places": places,
-            }
+    problem = value_error(
+        rule.kind, rule.value, rule.program if rule.program_id is not None else None
+    )
+    if problem:
+        errors["value"] = problem
     for name in ("hold_days", "voucher_valid_days"):
         days = getattr(rule, name)
         if days is not None and not 0 <= days <= MAX_DAYS:
@@ -345,8 +355,8 @@ __all__ = [
     "ProgramTerms",
     "RewardContext",
     "RewardPolicy",
-    "Unit",
     "ledger_unit",
     "make_key",
     "rule_errors",
+    "value_error",
 ]

@@ -8,14 +8,12 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from ..forms import RewardRuleForm
 from ..models import RewardGrant, RewardRule
 from .helpers import changelist_link, format_value
 
 
 @admin.register(RewardRule)
 class RewardRuleAdmin(admin.ModelAdmin):
-    form = RewardRuleForm
     list_display = [
         "name",
         "program",

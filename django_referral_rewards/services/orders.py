@@ -14,8 +14,10 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
+from ..arguments import check_order_id
 from ..enums import (
     ConversionEvent,
     GrantSource,
@@ -28,6 +30,7 @@ from ..enums import (
 from ..exceptions import IdempotencyConflict, InvalidAmount, InvalidArgument, OrderNotFound
 from ..hashing import keyed_hash
 from ..models import Account, Order, OrderRefund, Program, Referral, RewardGrant
+from ..money import as_decimal
 from ..policies import Grant, make_key
 from . import referrals, rewards, vouchers
 from .accounts import get_or_create_account
@@ -66,7 +69,7 @@ class RefundOutcome:
 
 
 def _amount(value: Any, program: Program, name: str = "amount") -> Decimal:
-    amount = vouchers._decimal(value, name)
+    amount = as_decimal(value, name)
     if amount < 0:
         raise InvalidAmount(f"The {name} cannot be negative.", **{name: value})
     program.to_minor(amount)  # refuses more decimals than the currency has
@@ -123,7 +126,7 @@ def order_completed(
     Idempotent per ``order_id`` (per program).
     """
     program_obj = Program.objects.resolve(program)
-    order_id = vouchers._check_order_id(order_id)
+    order_id = check_order_id(order_id)
     amount = _amount(amount, program_obj)
     currency = _currency(currency, program_obj)
     now = occurred_at or timezone.now()
@@ -228,7 +231,7 @@ def _apply_to_referral(
         and referral.status == ReferralStatus.PENDING
         and referral.program.conversion_event == ConversionEvent.FIRST_ORDER
     ):
-        number = referrals.convert(referral, now=now, order_id=order.order_id)
+        number = referrals.convert(referral, now=now)
         Order.objects.filter(pk=order.pk).update(converted_referral=True)
         order.converted_referral = True
     triggers = {RewardTrigger.EVERY_ORDER}
@@ -265,7 +268,7 @@ def order_refunded(
     same amount need distinct ``refund_id`` values).
     """
     program_obj = Program.objects.resolve(program)
-    order_id = vouchers._check_order_id(order_id)
+    order_id = check_order_id(order_id)
     now = occurred_at or timezone.now()
     account = get_or_create_account(user, program=program_obj)
     if refund_id is not None and (not isinstance(refund_id, str) or not 0 < len(refund_id) <= 100):
@@ -371,8 +374,6 @@ def _take_back(
 
 
 def _other_qualifying_orders(order: Order) -> bool:
-    from django.db.models import F
-
     return (
         Order.objects.filter(
             account_id=order.account_id, program_id=order.program_id, qualifying=True

@@ -89,7 +89,6 @@ def attach(
                 attached_at=now,
                 expires_at=now + timedelta(days=program_obj.attribution_window_days),
             )
-            referral.program = program_obj
             send_on_commit(
                 signals.referral_attached,
                 sender=Referral,
@@ -129,7 +128,7 @@ def _count_conversion(referral: Referral, step: int) -> int | None:
     return int(count)
 
 
-def convert(referral: Referral, *, now: datetime, order_id: str = "") -> int | None:
+def convert(referral: Referral, *, now: datetime) -> int | None:
     """Convert a pending referral (inside the caller's transaction). Returns the
     referrer's conversion number (``None`` for house codes); raises
     :class:`InvalidTransition` when the referral is not pending."""

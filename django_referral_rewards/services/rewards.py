@@ -24,6 +24,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from .. import signals
+from ..arguments import check_days
 from ..conf import app_settings
 from ..enums import (
     VOUCHER_REWARD_KINDS,
@@ -36,13 +37,14 @@ from ..enums import (
 )
 from ..exceptions import InvalidAmount, InvalidArgument, InvalidTransition
 from ..models import Account, Order, Referral, RewardGrant, RewardRule, Voucher
+from ..money import as_decimal
 from ..policies import (
-    MONEY_KINDS,
     Grant,
     ProgramTerms,
     RewardContext,
     ledger_unit,
     make_key,
+    value_error,
 )
 from ..signals import send_on_commit
 from . import ledger, vouchers
@@ -153,16 +155,11 @@ def write_grant(
         raise
     grant.account = account
     send_on_commit(signals.reward_granted, sender=RewardGrant, grant=grant, account=account)
-    if grant.release_at <= now and not _under_review(grant):
+    # Rewards of a referral in review wait for the decision, even when due.
+    in_review = referral is not None and referral.status == ReferralStatus.REVIEW
+    if grant.release_at <= now and not in_review:
         release(grant, now=now)
     return grant
-
-
-def _under_review(grant: RewardGrant) -> bool:
-    if grant.referral_id is None:
-        return False
-    status = Referral.objects.filter(pk=grant.referral_id).values_list("status", flat=True).first()
-    return status == ReferralStatus.REVIEW
 
 
 def _unhold(grant: RewardGrant, value: Decimal) -> None:
@@ -428,17 +425,12 @@ def grant_reward(
         )
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidArgument("Give a reason for the reward.")
-    value = vouchers._decimal(value, "value")
-    if value < 0 or (value == 0 and kind not in (RewardKind.FREE_ITEM, RewardKind.FREE_PERIOD)):
-        raise InvalidAmount("The value must be more than zero.", value=value)
-    if kind == RewardKind.POINTS and value != value.to_integral_value():
-        raise InvalidAmount("Points are whole numbers.", value=value)
-    if kind == RewardKind.VOUCHER_PERCENT and value > 100:
-        raise InvalidAmount("A percentage cannot exceed 100.", value=value)
-    if kind in MONEY_KINDS:
-        account.program.to_minor(value)  # refuses more decimals than the currency has
-    hold_days = vouchers.check_days(hold_days, "hold_days", minimum=0) or 0
-    voucher_valid_days = vouchers.check_days(voucher_valid_days, "voucher_valid_days", minimum=1)
+    value = as_decimal(value, "value")
+    problem = value_error(kind, value, account.program)
+    if problem:
+        raise InvalidAmount(problem, value=value)
+    hold_days = check_days(hold_days, "hold_days", minimum=0) or 0
+    voucher_valid_days = check_days(voucher_valid_days, "voucher_valid_days", minimum=1)
     key = idempotency_key or make_key("manual", account.pk, now.isoformat(), kind, value, reason)
     decision = Grant(
         rule=None,

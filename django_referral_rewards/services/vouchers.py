@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .. import signals
+from ..arguments import check_days, check_order_id
 from ..codes import ALPHABET, normalize
 from ..enums import VoucherKind, VoucherStatus
 from ..exceptions import (
@@ -30,7 +31,7 @@ from ..exceptions import (
     VoucherVoid,
 )
 from ..models import Account, Program, RewardGrant, Voucher
-from ..policies import MAX_DAYS
+from ..money import as_decimal
 from ..signals import send_on_commit
 from .accounts import resolve_member
 
@@ -62,7 +63,7 @@ def issue_voucher(
     if kind not in VoucherKind.values:
         raise InvalidArgument(f"Unknown voucher kind {kind!r}.", kind=kind)
     prog = account.program if account is not None else Program.objects.resolve(program)
-    value = _decimal(value, "value")
+    value = as_decimal(value, "value")
     if value < 0 or (kind == VoucherKind.PERCENT and not 0 < value <= 100):
         raise InvalidAmount(f"Invalid voucher value {value}.", value=value)
     if kind == VoucherKind.FIXED and value == 0:
@@ -90,40 +91,6 @@ def issue_voucher(
             if grant is not None and Voucher.objects.filter(grant=grant).exists():
                 return Voucher.objects.get(grant=grant)
     raise RuntimeError("Could not find a free voucher code in 5 attempts.")  # pragma: no cover
-
-
-def check_days(value: Any, name: str, *, minimum: int) -> int | None:
-    """``value`` as a number of days from ``minimum`` to ``MAX_DAYS`` (``None`` stays)."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= MAX_DAYS:
-        raise InvalidArgument(
-            f"{name} must be a whole number of days from {minimum} to {MAX_DAYS}, not {value!r}.",
-            **{name: value},
-        )
-    return value
-
-
-def _decimal(value: Any, name: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (Decimal, int, str)):
-        raise InvalidAmount(f"{name} must be a Decimal, not {value!r}.", **{name: value})
-    try:
-        result = Decimal(value)
-    except InvalidOperation:
-        raise InvalidAmount(f"{name} must be a number, not {value!r}.", **{name: value}) from None
-    if not result.is_finite():
-        raise InvalidAmount(f"{name} must be a finite number.", **{name: value})
-    return result
-
-
-def _check_order_id(order_id: Any) -> str:
-    if isinstance(order_id, int) and not isinstance(order_id, bool):
-        order_id = str(order_id)
-    if not isinstance(order_id, str) or not order_id.strip() or len(order_id) > 100:
-        raise InvalidArgument(
-            "order_id must be a non-empty string of at most 100 characters.", order_id=order_id
-        )
-    return order_id.strip()
 
 
 def discount_for(voucher: Voucher, order_amount: Decimal, places: int) -> Decimal:
@@ -170,8 +137,8 @@ def apply_voucher(
     order amount it raises :class:`IdempotencyConflict`.
     """
     now = now or timezone.now()
-    order_id = _check_order_id(order_id)
-    amount = _decimal(order_amount, "order_amount")
+    order_id = check_order_id(order_id)
+    amount = as_decimal(order_amount, "order_amount")
     voucher = get_voucher(code, program=program)
     if amount < 0:
         raise InvalidAmount("The order amount cannot be negative.", order_amount=amount)
@@ -190,21 +157,23 @@ def apply_voucher(
     if voucher.expires_at is not None and voucher.expires_at <= now:
         raise VoucherExpired(code=voucher.display_code, expired_at=voucher.expires_at)
     discount = discount_for(voucher, amount, voucher.program.currency_decimal_places)
+    applied = {
+        "status": VoucherStatus.APPLIED,
+        "applied_order_id": order_id,
+        "applied_account": customer,
+        "order_amount": amount,
+        "discount": discount,
+        "applied_at": now,
+    }
     with transaction.atomic():
-        won = Voucher.objects.filter(pk=voucher.pk, status=VoucherStatus.ISSUED).update(
-            status=VoucherStatus.APPLIED,
-            applied_order_id=order_id,
-            applied_account=customer,
-            order_amount=amount,
-            discount=discount,
-            applied_at=now,
-        )
+        won = Voucher.objects.filter(pk=voucher.pk, status=VoucherStatus.ISSUED).update(**applied)
         if not won:
             voucher.refresh_from_db()
             if voucher.status == VoucherStatus.APPLIED:
                 return _replay(voucher, order_id, amount, customer)
             raise VoucherVoid(code=voucher.display_code)
-        voucher.refresh_from_db()
+        for field, value in applied.items():
+            setattr(voucher, field, value)
         send_on_commit(
             signals.voucher_applied,
             sender=Voucher,
@@ -232,7 +201,7 @@ def release_voucher(code: str, *, order_id: Any, program: Program | str | None =
     """Undo :func:`apply_voucher` for ``order_id`` (a cancelled checkout or order): the
     voucher can be used again. Returns whether it was released; releasing a voucher that
     is not applied to that order changes nothing and returns ``False``."""
-    order_id = _check_order_id(order_id)
+    order_id = check_order_id(order_id)
     voucher = get_voucher(code, program=program)
     return bool(_release(Voucher.objects.filter(pk=voucher.pk, applied_order_id=order_id)))
 
