@@ -104,3 +104,63 @@ class EventAdapter:
 
         accepted = inspect.signature(getattr(events, event)).parameters
         return {name: value for name, value in kwargs.items() if name in accepted}
+
+
+class Notifier:
+    """Sends the package's notices: points about to expire (to the member), a
+    redemption to fulfil (to the staff user it was assigned to).
+
+    The default renders ``referral_rewards/email/<name>_subject.txt`` and
+    ``<name>_body.txt`` (and ``<name>_body.html`` if a host adds one) and sends an
+    e-mail with Django's ``send_mail``. It is called only after the change commits.
+    Subclass it (``REFERRAL_REWARDS_NOTIFIER``) to send SMS or push messages instead,
+    or to skip members without an e-mail address in another way.
+    """
+
+    def member_email(self, member: Any) -> str:
+        """The address notices to ``member`` go to (empty: no notice)."""
+        email = getattr(member, "email", "") or ""
+        if not email and getattr(member, "user", None) is not None:
+            email = getattr(member.user, "email", "") or ""
+        return str(email)
+
+    def user_email(self, user: Any) -> str:
+        """The address notices to a staff ``user`` go to (empty: no notice)."""
+        return str(getattr(user, "email", "") or "")
+
+    def points_expiring(
+        self, account: Any, *, amount: int, expires_at: Any, lots: list[Any]
+    ) -> bool:
+        """Tell the member of ``account`` that ``amount`` points expire at
+        ``expires_at`` (the earliest of ``lots``). Returns whether a notice was sent."""
+        return self.send(
+            "points_expiring",
+            self.member_email(account.member),
+            {"account": account, "amount": amount, "expires_at": expires_at, "lots": lots},
+        )
+
+    def redemption_assigned(self, redemption: Any, *, user: Any) -> bool:
+        """Tell staff ``user`` that ``redemption`` is theirs to fulfil."""
+        return self.send(
+            "redemption_assigned",
+            self.user_email(user),
+            {"redemption": redemption, "user": user, "account": redemption.account},
+        )
+
+    def send(self, name: str, to: str, context: dict[str, Any]) -> bool:
+        """Render the ``name`` templates with ``context`` and e-mail them to ``to``."""
+        from django.core.mail import send_mail
+        from django.template import TemplateDoesNotExist
+        from django.template.loader import render_to_string
+
+        if not to:
+            return False
+        prefix = f"referral_rewards/email/{name}"
+        subject = " ".join(render_to_string(f"{prefix}_subject.txt", context).split())
+        body = render_to_string(f"{prefix}_body.txt", context)
+        try:
+            html: str | None = render_to_string(f"{prefix}_body.html", context)
+        except TemplateDoesNotExist:
+            html = None
+        send_mail(subject, body, None, [to], html_message=html)
+        return True

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from django.dispatch import Signal
 
     from .abstract_models import AbstractMember
-    from .adapter import EventAdapter, MemberAdapter, RequestAdapter
+    from .adapter import EventAdapter, MemberAdapter, Notifier, RequestAdapter
+    from .assigners import Assigner
     from .codes import CodeGenerator
     from .policies import RewardPolicy
 
@@ -216,6 +217,36 @@ class AppSettings:
         """
         return self._signal_setting("ORDER_REFUNDED_SIGNAL")
 
+    @property
+    def NOTIFIER(self) -> str:
+        """Import string of the class that sends the package's notices to members and
+        staff (expiring points, a redemption to fulfil). Must subclass
+        ``django_referral_rewards.adapter.Notifier``; the default e-mails them through
+        templates. Default ``"django_referral_rewards.adapter.Notifier"``.
+        """
+        return str(self._setting("NOTIFIER", "django_referral_rewards.adapter.Notifier"))
+
+    @property
+    def REDEMPTION_ASSIGNER(self) -> str:
+        """Import string of the class that picks the staff user who fulfils a
+        redemption. Must subclass ``django_referral_rewards.assigners.Assigner``.
+        Default ``"django_referral_rewards.assigners.LeastLoadedAssigner"`` (the active
+        staff user of the fulfilment group with the fewest open redemptions).
+        """
+        return str(
+            self._setting(
+                "REDEMPTION_ASSIGNER", "django_referral_rewards.assigners.LeastLoadedAssigner"
+            )
+        )
+
+    @property
+    def FULFILMENT_GROUP(self) -> str:
+        """Name of the auth group whose staff fulfil redemptions, for programs that do
+        not name their own (``Program.fulfilment_group``). Default ``""``: nobody is
+        assigned automatically.
+        """
+        return str(self._setting("FULFILMENT_GROUP", "") or "")
+
     def _signal_setting(self, name: str) -> str | None:
         value = self._setting(name, None)
         return str(value) if value else None
@@ -252,6 +283,18 @@ class AppSettings:
 
         return import_setting("EVENT_ADAPTER", EventAdapter)()
 
+    def notifier(self) -> Notifier:
+        """An instance of the configured notifier."""
+        from .adapter import Notifier
+
+        return import_setting("NOTIFIER", Notifier)()
+
+    def redemption_assigner(self) -> Assigner:
+        """An instance of the configured redemption assigner."""
+        from .assigners import Assigner
+
+        return import_setting("REDEMPTION_ASSIGNER", Assigner)()
+
     def host_signals(self) -> dict[str, Signal]:
         """The host's own event signals, by event name (``customer_signed_up``, ...).
         Raises :class:`ConfigurationError` when a setting does not name a ``Signal``."""
@@ -286,6 +329,8 @@ IMPORT_STRING_SETTINGS: dict[str, str] = {
     "REQUEST_ADAPTER": "django_referral_rewards.adapter.RequestAdapter",
     "REWARD_POLICY": "django_referral_rewards.policies.RewardPolicy",
     "EVENT_ADAPTER": "django_referral_rewards.adapter.EventAdapter",
+    "NOTIFIER": "django_referral_rewards.adapter.Notifier",
+    "REDEMPTION_ASSIGNER": "django_referral_rewards.assigners.Assigner",
 }
 
 #: ``event name -> setting`` of the settings naming a host's own event signals.

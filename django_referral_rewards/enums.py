@@ -159,3 +159,60 @@ class PointsRounding(models.TextChoices):
     DOWN = "down", _("Down (whole points only)")
     HALF_UP = "half_up", _("To the nearest (half up)")
     UP = "up", _("Up")
+
+
+class TierBasis(models.TextChoices):
+    """What a tier's threshold counts."""
+
+    SPEND = "spend", _("Qualifying spend")
+    POINTS = "points", _("Points earned")
+
+
+class TierWindow(models.TextChoices):
+    """The period a tier's threshold is counted over."""
+
+    LIFETIME = "lifetime", _("Lifetime")
+    CALENDAR_YEAR = "calendar_year", _("This calendar year")
+    ROLLING_12_MONTHS = "rolling_12_months", _("The last 12 months")
+
+
+class OptionKind(models.TextChoices):
+    """What a catalog option gives when its redemption is approved."""
+
+    VOUCHER = "voucher", _("A discount voucher")
+    CREDIT = "credit", _("Account credit")
+    ITEM = "item", _("An item or service fulfilled by staff")
+
+
+class RedemptionStatus(models.TextChoices):
+    """pending -> approved -> fulfilled; pending -> rejected; pending or approved ->
+    cancelled. ``fulfilled``, ``rejected`` and ``cancelled`` are terminal; rejecting or
+    cancelling refunds the points."""
+
+    PENDING = "pending", _("Waiting for approval")
+    APPROVED = "approved", _("Approved")
+    FULFILLED = "fulfilled", _("Fulfilled")
+    REJECTED = "rejected", _("Rejected")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class RedemptionAction(models.TextChoices):
+    """The steps recorded in a redemption's history."""
+
+    REQUESTED = "requested", _("Requested")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    CANCELLED = "cancelled", _("Cancelled")
+    ASSIGNED = "assigned", _("Assigned")
+    FULFILLED = "fulfilled", _("Fulfilled")
+
+
+#: Redemption statuses that still count against stock and per-member limits, and that
+#: staff still have to act on.
+OPEN_REDEMPTION_STATUSES = (RedemptionStatus.PENDING, RedemptionStatus.APPROVED)
+#: Redemption statuses that count against a per-member limit (all but the refunded).
+COUNTED_REDEMPTION_STATUSES = (
+    RedemptionStatus.PENDING,
+    RedemptionStatus.APPROVED,
+    RedemptionStatus.FULFILLED,
+)

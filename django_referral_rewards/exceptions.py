@@ -243,3 +243,46 @@ class VoucherNotYours(VoucherError):
 
     code = "voucher_not_yours"
     default_message = "This voucher belongs to another customer."
+
+
+class RedemptionError(ReferralRewardsError):
+    """Base class of the reasons a reward option cannot be redeemed. Nothing was
+    written (no points were taken)."""
+
+    code = "redemption_refused"
+    default_message = "This reward cannot be redeemed."
+
+
+class OptionUnavailable(RedemptionError):
+    """The option is inactive, outside its availability window, or in another program."""
+
+    code = "option_unavailable"
+    default_message = "This reward is not available."
+
+
+class OutOfStock(RedemptionError):
+    """The option has no stock left."""
+
+    code = "out_of_stock"
+    default_message = "This reward is out of stock."
+
+
+class RedemptionLimitReached(RedemptionError):
+    """The member has redeemed the option as many times as its per-member limit allows."""
+
+    code = "redemption_limit_reached"
+    default_message = "You have redeemed this reward as many times as allowed."
+
+
+class TierRequired(RedemptionError):
+    """The option needs a higher tier than the member's."""
+
+    code = "tier_required"
+    default_message = "This reward needs a higher tier."
+
+
+class MinimumBalanceRequired(RedemptionError):
+    """The redemption would leave fewer points than the program's minimum balance."""
+
+    code = "minimum_balance"
+    default_message = "This redemption would leave too few points."

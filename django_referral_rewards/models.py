@@ -16,10 +16,14 @@ from .abstract_models import (
     AbstractOrder,
     AbstractOrderRefund,
     AbstractProgram,
+    AbstractRedemption,
+    AbstractRedemptionEvent,
     AbstractReferral,
     AbstractReferralCode,
     AbstractRewardGrant,
+    AbstractRewardOption,
     AbstractRewardRule,
+    AbstractTier,
     AbstractVisit,
     AbstractVoucher,
 )
@@ -100,6 +104,26 @@ class Voucher(AbstractVoucher):
         pass
 
 
+class Tier(AbstractTier):
+    class Meta(AbstractTier.Meta):
+        pass
+
+
+class RewardOption(AbstractRewardOption):
+    class Meta(AbstractRewardOption.Meta):
+        pass
+
+
+class Redemption(AbstractRedemption):
+    class Meta(AbstractRedemption.Meta):
+        pass
+
+
+class RedemptionEvent(AbstractRedemptionEvent):
+    class Meta(AbstractRedemptionEvent.Meta):
+        pass
+
+
 __all__ = [
     "Account",
     "Campaign",
@@ -110,10 +134,14 @@ __all__ = [
     "Order",
     "OrderRefund",
     "Program",
+    "Redemption",
+    "RedemptionEvent",
     "Referral",
     "ReferralCode",
     "RewardGrant",
+    "RewardOption",
     "RewardRule",
+    "Tier",
     "Visit",
     "Voucher",
 ]

@@ -82,16 +82,39 @@ reward_reversed = Signal()
 # Arguments: sender (Voucher), voucher, order_id (str), discount (Decimal).
 voucher_applied = Signal()
 
+# Points will expire soon (the pre-expiry notice; sent once per earn lot).
+# Arguments: sender (EarnLot), account, amount (int, positive), expires_at (datetime),
+# lots (list of EarnLot).
+points_expiring = Signal()
+
+# A member moved to another tier (up on the event that crossed a threshold, down at a
+# re-evaluation).
+# Arguments: sender (Account), account, old_tier (Tier or None), new_tier (Tier or None).
+tier_changed = Signal()
+
+# A member asked to redeem a catalog option (the points are already taken).
+# Arguments: sender (Redemption), redemption, account.
+redemption_requested = Signal()
+
+# A redemption changed status (approved, rejected, cancelled, fulfilled).
+# Arguments: sender (Redemption), redemption, old_status (str), new_status (str),
+# actor (user or None).
+redemption_status_changed = Signal()
+
 OUTBOUND_SIGNALS = (
     "points_credited",
     "points_debited",
     "points_expired",
+    "points_expiring",
+    "redemption_requested",
+    "redemption_status_changed",
     "referral_attached",
     "referral_converted",
     "referral_rejected",
     "reward_granted",
     "reward_released",
     "reward_reversed",
+    "tier_changed",
     "voucher_applied",
 )
 
