@@ -48,15 +48,18 @@ class LeastLoadedAssigner(Assigner):
     def choose(self, redemption: Redemption) -> Any | None:
         from .models import Redemption
 
-        open_counts = (
-            Redemption.objects.filter(status__in=OPEN_REDEMPTION_STATUSES)
-            .values("assigned_to")
-            .annotate(n=Count("pk"))
-        )
-        load = {row["assigned_to"]: row["n"] for row in open_counts if row["assigned_to"]}
         users = list(self.candidates(redemption).distinct().order_by("pk"))
         if not users:
             return None
+        open_counts = (
+            Redemption.objects.filter(
+                status__in=OPEN_REDEMPTION_STATUSES, assigned_to__in=[u.pk for u in users]
+            )
+            .values("assigned_to")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        load = {row["assigned_to"]: row["n"] for row in open_counts}
         return min(users, key=lambda user: (load.get(user.pk, 0), user.pk))
 
 

@@ -7,10 +7,14 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.contrib.auth import get_user_model
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from .enums import VOUCHER_REWARD_KINDS, RewardKind, Unit
-from .models import Account
+from .enums import OPEN_REDEMPTION_STATUSES, VOUCHER_REWARD_KINDS, RewardKind, Unit
+from .models import Account, Redemption, RewardOption
 from .policies import MAX_DAYS, value_error
 from .services.ledger import MAX_AMOUNT
 
@@ -134,4 +138,124 @@ class GrantRewardForm(forms.Form):
         if data.get("voucher_valid_days") and kind and kind not in VOUCHER_REWARD_KINDS:
             self.add_error("voucher_valid_days", _("Only vouchers have a validity."))
         data["hold_days"] = data.get("hold_days") or 0
+        return data
+
+
+class StaffUserChoiceField(forms.ModelChoiceField):
+    """A staff user, shown with the number of open redemptions already assigned."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        name = obj.get_full_name() or obj.get_username()
+        load = getattr(obj, "open_redemptions", None)
+        if load is None:
+            return name
+        return ngettext(
+            "%(name)s (%(n)d open redemption)", "%(name)s (%(n)d open redemptions)", load
+        ) % {"name": name, "n": load}
+
+
+def open_redemption_load() -> Any:
+    """Per user (``OuterRef("pk")``): how many open redemptions they are assigned."""
+    return Coalesce(
+        Subquery(
+            Redemption.objects.filter(
+                assigned_to=OuterRef("pk"), status__in=OPEN_REDEMPTION_STATUSES
+            )
+            .order_by()
+            .values("assigned_to")
+            .annotate(n=Count("pk"))
+            .values("n"),
+            output_field=IntegerField(),
+        ),
+        Value(0),
+    )
+
+
+class AssignRedemptionForm(forms.Form):
+    """Who fulfils a redemption: an active staff user, or nobody chosen (the configured
+    assigner picks, e.g. the least loaded member of the fulfilment group)."""
+
+    user = StaffUserChoiceField(
+        label=_("Assign to"),
+        queryset=None,  # set in __init__: read when the form is made, not at import
+        required=False,
+        empty_label=_("Choose automatically"),
+        help_text=_(
+            "Empty: chosen automatically among the fulfilment staff (the least loaded "
+            "by default). They are notified."
+        ),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        users = get_user_model()._default_manager.filter(is_active=True, is_staff=True)
+        field = self.fields["user"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = users.annotate(open_redemptions=open_redemption_load()).order_by(
+            get_user_model().USERNAME_FIELD
+        )
+
+
+class FulfilRedemptionForm(forms.Form):
+    """What staff record when they fulfil a redemption: notes, and the host object it
+    was applied to (a repair, an invoice), as a type and an id."""
+
+    notes = forms.CharField(
+        label=_("Fulfilment notes"), widget=forms.Textarea(attrs={"rows": 4}), required=False
+    )
+    applied_to_type = forms.CharField(
+        label=_("Applied to (type)"),
+        max_length=100,
+        required=False,
+        help_text=_("What it was applied to, e.g. repair or invoice."),
+    )
+    applied_to_id = forms.CharField(
+        label=_("Applied to (id)"),
+        max_length=100,
+        required=False,
+        help_text=_("Its number, e.g. the repair number."),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        kind, ident = data.get("applied_to_type"), data.get("applied_to_id")
+        if kind and not ident:
+            self.add_error("applied_to_id", _("Give the id of what it was applied to."))
+        elif ident and not kind:
+            self.add_error("applied_to_type", _("Give the type of what it was applied to."))
+        data["applied_to"] = (kind, ident) if kind and ident else None
+        return data
+
+
+class OptionChoiceField(forms.ModelChoiceField):
+    """A catalog option, shown with its program and cost."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        return ngettext(
+            "%(program)s: %(name)s (%(n)d point)",
+            "%(program)s: %(name)s (%(n)d points)",
+            obj.points_cost,
+        ) % {"program": obj.program, "name": obj.name, "n": obj.points_cost}
+
+
+class RequestRedemptionForm(forms.Form):
+    """Staff redeeming a member's points for them (at the counter, on the phone), for
+    :func:`~django_referral_rewards.services.redemptions.request_redemption`."""
+
+    account = forms.ModelChoiceField(
+        label=_("Account"),
+        queryset=Account.objects.select_related("member", "program"),
+    )
+    option = OptionChoiceField(
+        label=_("Reward"),
+        queryset=RewardOption.objects.filter(active=True).select_related("program"),
+    )
+    #: Makes a double-submitted form act once (the redemption's idempotency key).
+    token = forms.CharField(widget=forms.HiddenInput, initial=lambda: uuid.uuid4().hex)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        account, option = data.get("account"), data.get("option")
+        if account is not None and option is not None and option.program_id != account.program_id:
+            self.add_error("option", _("This reward belongs to another program than the account."))
         return data

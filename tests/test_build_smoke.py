@@ -25,6 +25,9 @@ COUNTS = {
     "accounts": "SELECT COUNT(*) FROM referral_rewards_account",
     "entries": "SELECT COUNT(*) FROM referral_rewards_ledgerentry",
     "lots": "SELECT COUNT(*) FROM referral_rewards_earnlot",
+    "tiers": "SELECT COUNT(*) FROM referral_rewards_tier",
+    "options": "SELECT COUNT(*) FROM referral_rewards_rewardoption",
+    "redemptions": "SELECT COUNT(*) FROM referral_rewards_redemption",
 }
 BALANCES = (
     "SELECT p.slug, a.points_balance, a.credit_balance, a.commission_balance "
@@ -79,11 +82,15 @@ def test_example_project_seeds_idempotently(tmp_path):
         "programs": 2,
         "members": 1,
         "accounts": 2,
-        "entries": 7,
+        "entries": 8,
         "lots": 6,
+        "tiers": 8,
+        "options": 10,
+        "redemptions": 1,
     }
-    # Default program: 500 + 250 - 120 + 300 points, $15.00 credit, $6.25 commission.
-    assert balances == [("default", 930, 1500, 625), ("shop-b", 80, 0, 0)]
+    # Default program: 500 + 250 - 120 + 300 - 500 (the free diagnostic) points, $15.00
+    # credit, $6.25 commission.
+    assert balances == [("default", 430, 1500, 625), ("shop-b", 80, 0, 0)]
     assert "Created user alice" in first_output
     assert "Created reward rule" in first_output
     assert "Created" not in second_output

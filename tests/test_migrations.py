@@ -37,3 +37,50 @@ def test_migrations_never_read_the_member_setting_directly():
 @pytest.mark.django_db
 def test_data_migration_created_the_default_program():
     assert Program.objects.filter(slug="default").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_0007_backfills_the_qualifying_spend_of_existing_accounts():
+    from decimal import Decimal
+
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    from django_referral_rewards.conf import get_member_model_string
+
+    before = [("referral_rewards", "0006_rewards_orders_vouchers")]
+    after = [("referral_rewards", "0007_loyalty_tiers_catalog")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        old = executor.loader.project_state(before).apps
+        Member = old.get_model(*get_member_model_string().split("."))
+        Program = old.get_model("referral_rewards", "Program")
+        Account = old.get_model("referral_rewards", "Account")
+        Order = old.get_model("referral_rewards", "Order")
+        program = Program.objects.create(slug="backfill", name="Backfill", currency="USD")
+        buyer = Account.objects.create(member=Member.objects.create(name="b"), program=program)
+        idle = Account.objects.create(member=Member.objects.create(name="i"), program=program)
+        for number, amount, refunded, qualifying in [
+            ("1", "100", "30", True),
+            ("2", "50", "0", True),
+            ("3", "5", "0", False),
+        ]:
+            Order.objects.create(
+                program=program,
+                account=buyer,
+                order_id=number,
+                amount=Decimal(amount),
+                refunded_amount=Decimal(refunded),
+                currency="USD",
+                qualifying=qualifying,
+            )
+        executor = MigrationExecutor(connection)
+        executor.migrate(after)
+        new = executor.loader.project_state(after).apps.get_model("referral_rewards", "Account")
+        assert new.objects.get(pk=buyer.pk).qualifying_spend == Decimal("120")
+        assert new.objects.get(pk=idle.pk).qualifying_spend == Decimal("0")
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(executor.loader.graph.leaf_nodes())

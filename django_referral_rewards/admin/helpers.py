@@ -87,6 +87,61 @@ def render_action_form(
     return TemplateResponse(request, "admin/referral_rewards/action_form.html", context)
 
 
+def form_action(
+    model_admin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet[Any] | Iterable[Any],
+    *,
+    form_class: type[Form],
+    action: str,
+    title: Any,
+    intro: Any,
+    submit_label: Any,
+    perform: Callable[[Any, dict[str, Any]], Any],
+    done_message: Callable[[int], str],
+    log_message: Callable[[dict[str, Any]], str] | None = None,
+    describe: Callable[[Any], str] = str,
+) -> TemplateResponse | None:
+    """An admin action that asks for input (``form_class``), then calls
+    ``perform(obj, cleaned_data)`` (a service) for each selected object. A
+    :class:`ReferralRewardsError` for one object is reported and the others still go
+    ahead; each success is logged with ``log_message(cleaned_data)`` (default: the
+    title). Returns the form page, or ``None`` (back to the changelist) once done."""
+    objects = list(queryset)
+    if "apply" in request.POST:
+        form = form_class(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            done = 0
+            for obj in objects:
+                try:
+                    perform(obj, data)
+                except ReferralRewardsError as exc:
+                    model_admin.message_user(
+                        request, f"{describe(obj)}: {exc.message}", messages.ERROR
+                    )
+                else:
+                    done += 1
+                    text = log_message(data) if log_message else str(title)
+                    model_admin.log_change(request, obj, text)
+            if done:
+                model_admin.message_user(request, done_message(done), messages.SUCCESS)
+            return None
+    else:
+        form = form_class()
+    return render_action_form(
+        model_admin,
+        request,
+        objects=objects,
+        describe=describe,
+        form=form,
+        action=action,
+        title=title,
+        intro=intro,
+        submit_label=submit_label,
+    )
+
+
 def reason_action(
     model_admin: admin.ModelAdmin,
     request: HttpRequest,
@@ -100,39 +155,20 @@ def reason_action(
     done_message: Callable[[int], str],
     describe: Callable[[Any], str] = str,
 ) -> TemplateResponse | None:
-    """An admin action that asks for a reason, then calls ``perform(obj, reason)``
-    (a service) for each selected object. A :class:`ReferralRewardsError` for one
-    object is reported and the others still go ahead. Returns the form page, or
-    ``None`` (back to the changelist) once done."""
-    objects = list(queryset)
-    if "apply" in request.POST:
-        form = ReasonForm(request.POST)
-        if form.is_valid():
-            reason = form.cleaned_data["reason"]
-            done = 0
-            for obj in objects:
-                try:
-                    perform(obj, reason)
-                except ReferralRewardsError as exc:
-                    model_admin.message_user(
-                        request, f"{describe(obj)}: {exc.message}", messages.ERROR
-                    )
-                else:
-                    done += 1
-                    model_admin.log_change(request, obj, f"{title}: {reason}")
-            if done:
-                model_admin.message_user(request, done_message(done), messages.SUCCESS)
-            return None
-    else:
-        form = ReasonForm()
-    return render_action_form(
+    """An admin action that asks for a reason (:class:`ReasonForm`), then calls
+    ``perform(obj, reason)`` (a service) for each selected object; see
+    :func:`form_action`."""
+    return form_action(
         model_admin,
         request,
-        objects=objects,
-        describe=describe,
-        form=form,
+        queryset,
+        form_class=ReasonForm,
         action=action,
         title=title,
         intro=intro,
         submit_label=submit_label,
+        perform=lambda obj, data: perform(obj, data["reason"]),
+        done_message=done_message,
+        log_message=lambda data: f"{title}: {data['reason']}",
+        describe=describe,
     )

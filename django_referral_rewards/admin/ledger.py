@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -18,9 +20,10 @@ from ..conf import get_member_model
 from ..enums import Unit
 from ..exceptions import ReferralRewardsError
 from ..forms import AdjustBalanceForm
-from ..models import Account, EarnLot, LedgerEntry, Member, Program
+from ..models import Account, EarnLot, LedgerEntry, Member, Program, Redemption, RewardOption, Tier
 from ..services import ledger
 from .granting import can_grant, grant_to_accounts
+from .helpers import changelist_link
 
 
 class ReadOnlyAdminMixin:
@@ -35,6 +38,19 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class ProgramForm(forms.ModelForm):
+    """The program form; the fulfilment group must name an existing auth group (a typo
+    would silently leave every redemption unassigned)."""
+
+    def clean_fulfilment_group(self) -> str:
+        name: str = self.cleaned_data["fulfilment_group"].strip()
+        if name and not Group.objects.filter(name=name).exists():
+            raise forms.ValidationError(
+                _("There is no group named “%(name)s”."), params={"name": name}
+            )
+        return name
 
 
 @admin.register(Program)
@@ -53,6 +69,53 @@ class ProgramAdmin(admin.ModelAdmin):
     list_filter = ["active", "currency", "conversion_event"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
+    form = ProgramForm
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "description", "active"]}),
+        (_("Currency"), {"fields": ["currency", "currency_decimal_places"]}),
+        (_("Referrals"), {"fields": ["attribution_window_days", "conversion_event"]}),
+        (
+            _("Points"),
+            {
+                "fields": [
+                    "points_per_unit",
+                    "points_rounding",
+                    "minimum_order_amount",
+                    "hold_days",
+                    "points_expiry_days",
+                    "expiry_notice_days",
+                ]
+            },
+        ),
+        (_("Loyalty tiers"), {"fields": ["tier_grace_days", "tiers_link"]}),
+        (
+            _("Reward catalog"),
+            {
+                "fields": [
+                    "redemption_approval_threshold",
+                    "minimum_balance_after_redemption",
+                    "fulfilment_group",
+                    "catalog_link",
+                ]
+            },
+        ),
+        (_("Advanced"), {"fields": ["metadata"], "classes": ["collapse"]}),
+    ]
+    readonly_fields = ["tiers_link", "catalog_link"]
+
+    @admin.display(description=_("tiers"))
+    def tiers_link(self, obj: Program) -> str:
+        if obj.pk is None:
+            return "—"
+        return changelist_link(Tier, _("tiers of this program"), program__id__exact=obj.pk)
+
+    @admin.display(description=_("catalog"))
+    def catalog_link(self, obj: Program) -> str:
+        if obj.pk is None:
+            return "—"
+        return changelist_link(
+            RewardOption, _("rewards of this program"), program__id__exact=obj.pk
+        )
 
 
 if get_member_model() is Member:  # a host that swaps the member registers its own admin
@@ -71,6 +134,31 @@ def _money(account: Account, unit: str) -> str:
     return f"{account.program.from_minor(value)} {account.program.currency}"
 
 
+def tier_label(tier: Tier) -> str:
+    """``Shop: Gold``: tier names repeat across programs."""
+    return f"{tier.program}: {tier.name}"
+
+
+class TierFilter(admin.SimpleListFilter):
+    """Accounts by tier, each tier named with its program; or those with no tier."""
+
+    title = _("tier")
+    parameter_name = "tier"
+    NONE = "none"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[Any, Any]]:
+        tiers = Tier.objects.select_related("program").order_by("program__name", "rank")
+        return [(str(tier.pk), tier_label(tier)) for tier in tiers] + [(self.NONE, _("No tier"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        if value == self.NONE:
+            return queryset.filter(tier__isnull=True)
+        if value and value.isdigit():
+            return queryset.filter(tier_id=int(value))
+        return queryset
+
+
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
     list_display = [
@@ -81,11 +169,12 @@ class AccountAdmin(admin.ModelAdmin):
         "credit_display",
         "commission_display",
         "lifetime_points",
+        "tier",
         "conversions_count",
         "ledger_link",
     ]
-    list_filter = ["program"]
-    list_select_related = ["member", "program"]
+    list_filter = ["program", TierFilter]
+    list_select_related = ["member", "program", "tier"]
     search_fields = ["member__name", "member__email"]
     ordering = ["member__name", "pk"]  # also for the autocomplete of the grant form
     raw_id_fields = ["member"]
@@ -95,6 +184,10 @@ class AccountAdmin(admin.ModelAdmin):
         "credit_balance",
         "commission_balance",
         "lifetime_points",
+        "qualifying_spend",
+        "tier",
+        "tier_since",
+        "tier_review_at",
         "conversions_count",
         "rewards_links",
         "created",
@@ -121,14 +214,20 @@ class AccountAdmin(admin.ModelAdmin):
             return "—"
         grants = reverse("admin:referral_rewards_rewardgrant_changelist")
         grant = reverse("admin:referral_rewards_rewardgrant_add")
+        redeem = reverse("admin:referral_rewards_redemption_add")
         return format_html(
-            '<a href="{}?account__id__exact={}">{}</a> · <a href="{}?account={}">{}</a>',
+            '<a href="{}?account__id__exact={}">{}</a> · <a href="{}?account={}">{}</a>'
+            ' · {} · <a href="{}?account={}">{}</a>',
             grants,
             obj.pk,
             _("rewards granted"),
             grant,
             obj.pk,
             _("grant a reward"),
+            changelist_link(Redemption, _("redemptions"), account__id__exact=obj.pk),
+            redeem,
+            obj.pk,
+            _("redeem points"),
         )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:

@@ -9,6 +9,22 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def backfill_qualifying_spend(apps, schema_editor):
+    """Accounts that already have orders start with their lifetime qualifying spend."""
+    Account = apps.get_model("referral_rewards", "Account")
+    Order = apps.get_model("referral_rewards", "Order")
+    spend = (
+        Order.objects.filter(account=models.OuterRef("pk"), qualifying=True)
+        .order_by()
+        .values("account")
+        .annotate(total=models.Sum(models.F("amount") - models.F("refunded_amount")))
+        .values("total")
+    )
+    Account.objects.filter(
+        pk__in=Order.objects.filter(qualifying=True).values("account")
+    ).update(qualifying_spend=models.Subquery(spend))
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -203,4 +219,5 @@ class Migration(migrations.Migration):
             model_name='rewardoption',
             constraint=models.CheckConstraint(condition=models.Q(('points_cost__gt', 0), ('value__gte', 0)), name='referral_rewards_option_values'),
         ),
+        migrations.RunPython(backfill_qualifying_spend, migrations.RunPython.noop),
     ]

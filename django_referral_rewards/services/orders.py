@@ -14,7 +14,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef, Subquery
 from django.utils import timezone
 
 from ..arguments import check_order_id
@@ -29,10 +29,10 @@ from ..enums import (
 )
 from ..exceptions import IdempotencyConflict, InvalidAmount, InvalidArgument, OrderNotFound
 from ..hashing import keyed_hash
-from ..models import Account, Order, OrderRefund, Program, Referral, RewardGrant
+from ..models import Account, Order, OrderRefund, Program, Referral, RewardGrant, Tier
 from ..money import as_decimal
 from ..policies import Grant, make_key
-from . import referrals, rewards, vouchers
+from . import referrals, rewards, tiers, vouchers
 from .accounts import get_or_create_account
 
 
@@ -43,7 +43,8 @@ class OrderOutcome:
     order counted for (``None`` when the customer was not referred, the order did not
     qualify, or the referral no longer earns). ``points_earned`` are the customer's
     loyalty points for the order (``points_grant``, held for the program's hold days);
-    referral rewards are in ``grants``."""
+    referral rewards are in ``grants``. ``tier_change`` is the move up this order
+    earned (``None``: none, or a replay)."""
 
     order: Order
     created: bool
@@ -52,6 +53,7 @@ class OrderOutcome:
     grants: list[RewardGrant]
     points_earned: int = 0
     points_grant: RewardGrant | None = None
+    tier_change: tiers.TierChange | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,7 +125,10 @@ def order_completed(
     ``first_order``, ``every_order`` and milestone rewards.
 
     An order qualifies when its amount is at least the program's minimum order amount.
-    Idempotent per ``order_id`` (per program).
+    A qualifying order adds to the customer's qualifying spend, earns loyalty points at
+    the multiplier of the tier held before it, and may move the customer up a tier
+    (:func:`~django_referral_rewards.services.tiers.evaluate`, in the same
+    transaction). Idempotent per ``order_id`` (per program).
     """
     program_obj = Program.objects.resolve(program)
     order_id = check_order_id(order_id)
@@ -131,13 +136,20 @@ def order_completed(
     currency = _currency(currency, program_obj)
     now = occurred_at or timezone.now()
     account = get_or_create_account(user, program=program_obj)
-    existing = Order.objects.filter(program=program_obj, order_id=order_id).first()
-    if existing is not None:
-        return _replay(existing, account, amount)
+    recorded, tiered = _recorded_order(program_obj, order_id)
+    if recorded is not None:
+        return _replay(Order.objects.get(pk=recorded), account, amount)
     qualifying = amount > 0 and amount >= program_obj.minimum_order_amount
     try:
         with transaction.atomic():
             referral = referrals.locked_referral(account)
+            locked = program_tiers = None
+            if tiered and qualifying:
+                # Lock the account first so the tier read (its multiplier) is the one
+                # this order's evaluation starts from, whatever runs concurrently.
+                locked = tiers.lock_account(account)
+                program_tiers = tiers.program_tiers(program_obj)
+            counts_for, converts = _referral_terms(referral if qualifying else None, now)
             order = Order.objects.create(
                 program=program_obj,
                 account=account,
@@ -145,16 +157,30 @@ def order_completed(
                 amount=amount,
                 currency=currency,
                 qualifying=qualifying,
+                referral=counts_for,
+                converted_referral=converts,
                 payment_fingerprint_hash=keyed_hash(
                     str(payment_fingerprint or ""), purpose="payment"
                 ),
                 occurred_at=now,
             )
-            converted = False
             grants: list[RewardGrant] = []
-            earned = _earn_points(order, now) if qualifying else None
-            if referral is not None and qualifying:
-                converted, grants = _apply_to_referral(referral, order, now)
+            earned = change = None
+            if qualifying:
+                Account.objects.filter(pk=account.pk).update(
+                    qualifying_spend=F("qualifying_spend") + amount
+                )
+                earned = _earn_points(order, now, tier=_tier_of(locked, program_tiers))
+            if counts_for is not None:
+                grants = _apply_to_referral(counts_for, order, now)
+            if locked is not None and program_tiers is not None:
+                locked.qualifying_spend += amount
+                change = tiers.evaluate_locked(
+                    locked,
+                    tiers=program_tiers,
+                    grace_days=program_obj.tier_grace_days,
+                    now=now,
+                )
     except IntegrityError:
         # Another worker recorded this order first.
         return _replay(Order.objects.get(program=program_obj, order_id=order_id), account, amount)
@@ -162,29 +188,58 @@ def order_completed(
         order=order,
         created=True,
         referral=order.referral,
-        converted=converted,
+        converted=order.converted_referral,
         grants=grants,
         points_earned=int(earned.value) if earned is not None else 0,
         points_grant=earned,
+        tier_change=change,
     )
 
 
-def points_for(program: Program, amount: Decimal) -> int:
+def _recorded_order(program: Program, order_id: str) -> tuple[int | None, bool]:
+    """One query: the primary key of the order already recorded as ``order_id`` (a
+    replay), and whether the program has active tiers (so that programs without tiers
+    pay nothing more for them)."""
+    same_id = Order.objects.filter(program_id=OuterRef("pk"), order_id=order_id).order_by()
+    recorded, tiered = (
+        Program.objects.filter(pk=program.pk)
+        .annotate(
+            recorded=Subquery(same_id.values("pk")[:1]),
+            tiered=Exists(Tier.objects.filter(program_id=OuterRef("pk"), active=True)),
+        )
+        .values_list("recorded", "tiered")
+        .get()
+    )
+    return recorded, bool(tiered)
+
+
+def _tier_of(locked: Account | None, program_tiers: list[Tier] | None) -> Tier | None:
+    """The tier ``locked`` holds (``None`` without tiers)."""
+    if locked is None or locked.tier_id is None or not program_tiers:
+        return None
+    return next((tier for tier in program_tiers if tier.pk == locked.tier_id), None)
+
+
+def points_for(program: Program, amount: Decimal, multiplier: Decimal = Decimal(1)) -> int:
     """Loyalty points an order of ``amount`` earns in ``program``: amount times the
-    program's points per currency unit, rounded by its rounding rule."""
+    program's points per currency unit times ``multiplier`` (the member's tier), rounded
+    by the program's rounding rule."""
     rounding = {
         PointsRounding.DOWN: ROUND_DOWN,
         PointsRounding.HALF_UP: ROUND_HALF_UP,
         PointsRounding.UP: ROUND_UP,
     }[program.points_rounding]  # type: ignore[index]
-    return int((amount * program.points_per_unit).to_integral_value(rounding=rounding))
+    points = amount * program.points_per_unit * multiplier
+    return int(points.to_integral_value(rounding=rounding))
 
 
-def _earn_points(order: Order, now: datetime) -> RewardGrant | None:
-    """Grant the order's loyalty points, held for the program's hold days (the return
-    window); a refund takes them back in proportion like any reward of the order."""
+def _earn_points(order: Order, now: datetime, *, tier: Tier | None = None) -> RewardGrant | None:
+    """Grant the order's loyalty points, at the multiplier of ``tier`` (held before the
+    order), held for the program's hold days (the return window); a refund takes them
+    back in proportion like any reward of the order."""
     program = order.program
-    points = points_for(program, order.amount)
+    multiplier = tier.multiplier if tier is not None else Decimal(1)
+    points = points_for(program, order.amount, multiplier)
     if points <= 0:
         return None
     decision = Grant(
@@ -200,24 +255,39 @@ def _earn_points(order: Order, now: datetime) -> RewardGrant | None:
             "order_amount": str(order.amount),
             "points_per_unit": str(program.points_per_unit),
             "rounding": program.points_rounding,
+            "tier": tier.name if tier is not None else None,
+            "multiplier": str(multiplier),
         },
         source=GrantSource.PURCHASE,
     )
-    return rewards.write_grant(decision, order=order, now=now)
+    return rewards.write_grant(decision, order=order, now=now, evaluate_tier=False)
 
 
-def _apply_to_referral(
-    referral: Referral, order: Order, now: datetime
-) -> tuple[bool, list[RewardGrant]]:
+def _referral_terms(referral: Referral | None, now: datetime) -> tuple[Referral | None, bool]:
+    """Whether a qualifying order of the customer of the (locked) ``referral`` counts
+    for it (revenue, conversion, rewards; a refund takes back only from orders linked to
+    it): the referral, or ``None`` when it no longer earns (it expires here if it is
+    past its window). And whether the order converts it (its first order, when that is
+    the program's conversion event). Decided before the order is written, so the order
+    row is written once."""
+    if referral is None:
+        return None, False
     if referrals.expire_if_due(referral, now) or referral.status not in (
         ReferralStatus.PENDING,
         ReferralStatus.CONVERTED,
     ):
-        return False, []
-    # The order counts for the referral (revenue, conversion, rewards); a refund takes
-    # back only from orders linked here.
-    Order.objects.filter(pk=order.pk).update(referral=referral)
-    order.referral = referral
+        return None, False
+    converts = (
+        not referral.first_order_id
+        and referral.status == ReferralStatus.PENDING
+        and referral.program.conversion_event == ConversionEvent.FIRST_ORDER
+    )
+    return referral, converts
+
+
+def _apply_to_referral(referral: Referral, order: Order, now: datetime) -> list[RewardGrant]:
+    """Count ``order`` (linked to ``referral`` already) for the referral: revenue, the
+    conversion it makes, and the rewards it earns."""
     first = not referral.first_order_id
     changes: dict[str, Any] = {"referred_revenue": referral.referred_revenue + order.amount}
     if first:
@@ -225,15 +295,7 @@ def _apply_to_referral(
     Referral.objects.filter(pk=referral.pk).update(**changes)
     for field, value in changes.items():
         setattr(referral, field, value)
-    number = None
-    if (
-        first
-        and referral.status == ReferralStatus.PENDING
-        and referral.program.conversion_event == ConversionEvent.FIRST_ORDER
-    ):
-        number = referrals.convert(referral, now=now)
-        Order.objects.filter(pk=order.pk).update(converted_referral=True)
-        order.converted_referral = True
+    number = referrals.convert(referral, now=now) if order.converted_referral else None
     triggers = {RewardTrigger.EVERY_ORDER}
     if first:
         triggers.add(RewardTrigger.FIRST_ORDER)
@@ -245,7 +307,7 @@ def _apply_to_referral(
         order=order,
         conversion_number=number,
     )
-    return number is not None or order.converted_referral, grants
+    return grants
 
 
 def order_refunded(
@@ -310,6 +372,12 @@ def order_refunded(
         Order.objects.filter(pk=order_obj.pk).update(
             refunded_amount=order_obj.refunded_amount + size
         )
+        if order_obj.qualifying:
+            # Spend counted toward tiers shrinks; the tier itself is kept until the
+            # next re-evaluation (refunds never move a member down).
+            Account.objects.filter(pk=account.pk).update(
+                qualifying_spend=F("qualifying_spend") - size
+            )
         order_obj.refunded_amount += size
         outcome = _take_back(order_obj, referral, size, now)
     return outcome

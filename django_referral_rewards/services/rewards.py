@@ -32,6 +32,7 @@ from ..enums import (
     GrantStatus,
     ReferralStatus,
     RewardKind,
+    TierBasis,
     Unit,
     VoucherStatus,
 )
@@ -119,9 +120,12 @@ def write_grant(
     order: Order | None = None,
     created_by: Any = None,
     now: datetime | None = None,
+    evaluate_tier: bool = True,
 ) -> RewardGrant | None:
     """Write one decision as a held grant, and release it at once when it is due.
-    Returns ``None`` when a grant with its idempotency key exists (already decided)."""
+    Returns ``None`` when a grant with its idempotency key exists (already decided).
+    ``evaluate_tier=False`` leaves the tier upgrade to the caller (the order path
+    evaluates the customer once, after all its writes)."""
     now = now or timezone.now()
     account = Account.objects.select_related("program").get(pk=decision.account_id)
     try:
@@ -158,7 +162,7 @@ def write_grant(
     # Rewards of a referral in review wait for the decision, even when due.
     in_review = referral is not None and referral.status == ReferralStatus.REVIEW
     if grant.release_at <= now and not in_review:
-        release(grant, now=now)
+        release(grant, now=now, evaluate_tier=evaluate_tier)
     return grant
 
 
@@ -180,10 +184,13 @@ def _grant_reference(grant: RewardGrant) -> tuple[str, Any]:
     return ("grant", grant.pk)
 
 
-def release(grant: RewardGrant, *, now: datetime | None = None) -> RewardGrant:
+def release(
+    grant: RewardGrant, *, now: datetime | None = None, evaluate_tier: bool = True
+) -> RewardGrant:
     """Release a held grant: write its ledger entry or issue its voucher. Releasing a
     grant that is already released returns it unchanged; a voided or reversed one
-    raises :class:`InvalidTransition`."""
+    raises :class:`InvalidTransition`. Released points move the member up a
+    points-based tier they now reach (unless ``evaluate_tier`` is false)."""
     now = now or timezone.now()
     with transaction.atomic():
         won = RewardGrant.objects.filter(pk=grant.pk, status=GrantStatus.HELD).update(
@@ -214,9 +221,12 @@ def release(grant: RewardGrant, *, now: datetime | None = None) -> RewardGrant:
                 expires_at=expires_at,
                 reference=_grant_reference(grant),
                 created_by=grant.created_by,
+                now=now,
             )
             RewardGrant.objects.filter(pk=grant.pk).update(entry=entry)
             grant.entry = entry
+            if unit == Unit.POINTS and evaluate_tier:
+                _promote(grant.account, now)
         elif unit is None and (remaining > 0 or grant.value == 0):
             voucher = vouchers.issue_voucher(
                 grant.account,
@@ -236,6 +246,21 @@ def release(grant: RewardGrant, *, now: datetime | None = None) -> RewardGrant:
             voucher=voucher,
         )
     return grant
+
+
+def _promote(account: Account, now: datetime) -> None:
+    """Move the member up if released points took them over a points-based tier's
+    threshold (downgrades wait for re-evaluation)."""
+    from . import tiers
+
+    program_tiers = tiers.program_tiers(account.program_id)
+    if any(tier.active and tier.basis == TierBasis.POINTS for tier in program_tiers):
+        tiers.evaluate_locked(
+            tiers.lock_account(account),
+            tiers=program_tiers,
+            grace_days=account.program.tier_grace_days,
+            now=now,
+        )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -16,7 +16,15 @@ from django.test import TestCase, override_settings
 from django.urls import reverse
 
 from django_referral_rewards.enums import GrantStatus, ReferralStatus, VoucherStatus
-from django_referral_rewards.models import Order, Referral, ReferralCode, RewardGrant, Voucher
+from django_referral_rewards.models import (
+    Order,
+    Redemption,
+    Referral,
+    ReferralCode,
+    RewardGrant,
+    RewardOption,
+    Voucher,
+)
 from django_referral_rewards.services import accounts, codes, ledger
 
 from .models import ShopOrder
@@ -114,7 +122,8 @@ class ReferralFlowTests(TestCase):
         self.assertContains(response, "15% off")
         bob_code = codes.get_or_create_personal_code(bob).code
         self.assertContains(response, f"http://testserver/r/{bob_code}/")
-        assert response.context["accounts"][0]["points"] == 100
+        # 100 for signing up and 80 for the $80 order (a point per dollar, no hold).
+        assert response.context["accounts"][0]["points"] == 180
 
         # Second order with the voucher: 15% of 249.00 off.
         response = self.order("espresso", voucher=voucher.display_code, follow=True)
@@ -273,3 +282,63 @@ class ReferralFlowTests(TestCase):
         response = self.client.get(reverse("home"))
         for url in (SIGNUP, SHOP, REWARDS, reverse("shop:login"), "/admin/"):
             self.assertContains(response, f'href="{url}"')
+
+
+@override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
+class LoyaltyTests(TestCase):
+    """Tiers, the catalog and redemptions on the shop's rewards page."""
+
+    @classmethod
+    def setUpTestData(cls) -> None:
+        call_command("seed_demo", stdout=StringIO())
+        cls.alice = User.objects.get(username="alice")
+        cls.alice_account = accounts.get_or_create_account(cls.alice)
+
+    def setUp(self) -> None:
+        self.client.force_login(self.alice)
+
+    def test_the_seed_leaves_a_diagnostic_for_the_technician(self):
+        redemption = Redemption.objects.get(account=self.alice_account)
+        assert redemption.option.name == "Free diagnostic"
+        assert redemption.status == "approved"
+        assert redemption.assigned_to.username == "tech"
+        # Seeding again changes nothing.
+        call_command("seed_demo", stdout=StringIO())
+        assert Redemption.objects.count() == 1
+        assert RewardOption.objects.count() == 10
+
+    def test_the_rewards_page_shows_tier_catalog_and_history(self):
+        response = self.client.get(REWARDS)
+        self.assertContains(response, "Your tier: <strong>Bronze</strong>")
+        self.assertContains(response, "$500 of spending more to Silver")
+        self.assertContains(response, "Battery replacement")
+        self.assertContains(response, "This reward needs the Gold tier or higher.")
+        self.assertContains(response, "Free diagnostic")
+        self.assertContains(response, "approved")
+
+    def test_redeeming_from_the_catalog_once_per_form(self):
+        ledger.credit(self.alice_account, 600, reason="Test points")
+        before = ledger.balance(self.alice_account)
+        option = RewardOption.objects.get(
+            program=self.alice_account.program, name="$5 off your next order"
+        )
+        url = reverse("shop:redeem", args=[option.pk])
+        response = self.client.post(url, {"token": "form-1"}, follow=True)
+        self.assertContains(response, "You redeemed $5 off your next order for 500 points")
+        self.client.post(url, {"token": "form-1"})  # a double submit
+        redemption = Redemption.objects.get(option=option)
+        assert redemption.status == "fulfilled"
+        assert redemption.voucher.value == Decimal("5")
+        assert ledger.balance(self.alice_account) == before - 500
+        response = self.client.get(REWARDS)
+        self.assertContains(response, redemption.voucher.display_code)
+
+    def test_a_refused_redemption_is_a_message_and_takes_nothing(self):
+        before = ledger.balance(self.alice_account)
+        option = RewardOption.objects.get(
+            program=self.alice_account.program, name="Battery replacement"
+        )
+        response = self.client.post(reverse("shop:redeem", args=[option.pk]), follow=True)
+        self.assertContains(response, "Battery replacement: ")
+        assert ledger.balance(self.alice_account) == before
+        assert not Redemption.objects.filter(option=option).exists()

@@ -12,4 +12,5 @@ urlpatterns = [
     path("shop/", views.shop, name="shop"),
     path("orders/<int:pk>/refund/", views.refund, name="refund"),
     path("rewards/", views.rewards, name="rewards"),
+    path("rewards/redeem/<int:pk>/", views.redeem, name="redeem"),
 ]

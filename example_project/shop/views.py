@@ -6,7 +6,8 @@
 * Checkout: the voucher is applied (``apply_voucher``) and the order reported
   (``order_completed``) in the transaction that saves the shop's order.
 * Refund: ``order_refunded`` takes back what the order earned and releases its voucher.
-* My rewards: balances, the member's personal code and share link, grants, vouchers.
+* My rewards: balances, tier and progress, the member's personal code and share link,
+  grants, vouchers, the reward catalog (redeem with one POST) and redemption history.
 """
 
 from __future__ import annotations
@@ -23,9 +24,22 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from django_referral_rewards.exceptions import CodeError, VoucherError
-from django_referral_rewards.models import Referral, RewardGrant, Voucher
-from django_referral_rewards.services import accounts, attribution, codes, events, vouchers
+from django_referral_rewards.exceptions import (
+    CodeError,
+    InsufficientBalance,
+    RedemptionError,
+    VoucherError,
+)
+from django_referral_rewards.models import Redemption, Referral, RewardGrant, RewardOption, Voucher
+from django_referral_rewards.services import (
+    accounts,
+    attribution,
+    codes,
+    events,
+    redemptions,
+    tiers,
+    vouchers,
+)
 
 from . import catalog
 from .forms import CheckoutForm, SignUpForm
@@ -149,9 +163,14 @@ def rewards(request: HttpRequest) -> HttpResponse:
                 "held_points": account.held_points,
                 "credit": account.program.from_minor(account.credit_balance),
                 "commission": account.program.from_minor(account.commission_balance),
+                "tier": tiers.progress(account),
+                "catalog": redemptions.options_for(account),
             }
             for account in member_accounts
         ],
+        "redemptions": Redemption.objects.filter(account__in=member_accounts)
+        .select_related("option", "program", "voucher")
+        .prefetch_related("events")[:50],
         "grants": RewardGrant.objects.filter(account__in=member_accounts).select_related("program")[
             :50
         ],
@@ -163,3 +182,26 @@ def rewards(request: HttpRequest) -> HttpResponse:
         )[:50],
     }
     return render(request, "shop/rewards.html", context)
+
+
+@login_required
+@require_POST
+def redeem(request: HttpRequest, pk: int) -> HttpResponse:
+    """Spend points on a catalog option. The form's token makes a double-submitted form
+    redeem once."""
+    option = get_object_or_404(RewardOption.objects.select_related("program"), pk=pk)
+    account = accounts.get_or_create_account(request.user, program=option.program)
+    token = request.POST.get("token") or None
+    try:
+        redemption = redemptions.request_redemption(
+            account, option, idempotency_key=f"shop:{request.user.pk}:{token}" if token else None
+        )
+    except (RedemptionError, InsufficientBalance) as exc:
+        messages.error(request, f"{option.name}: {exc.message}")
+    else:
+        messages.success(
+            request,
+            f"You redeemed {option.name} for {redemption.points} points "
+            f"({redemption.get_status_display().lower()}).",
+        )
+    return redirect("shop:rewards")

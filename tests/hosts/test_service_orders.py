@@ -11,7 +11,7 @@ import pytest
 from django_referral_rewards import testing
 from django_referral_rewards.exceptions import AlreadyReferred, CodeAlreadyUsed
 from django_referral_rewards.models import Account, RewardRule
-from django_referral_rewards.services import codes, events, ledger, vouchers
+from django_referral_rewards.services import accounts, codes, events, ledger, vouchers
 
 
 @pytest.fixture
@@ -83,3 +83,76 @@ def test_the_same_code_cannot_be_used_twice_by_one_customer(platform):
     )
     with pytest.raises(AlreadyReferred):
         events.customer_signed_up(newcomer, code=other.code)
+
+
+@pytest.mark.django_db
+def test_a_redemption_above_the_threshold_waits_for_an_admin_and_rejecting_refunds(platform):
+    from django_referral_rewards.exceptions import InvalidTransition
+    from django_referral_rewards.models import RewardOption
+    from django_referral_rewards.services import redemptions
+
+    platform.redemption_approval_threshold = 1000
+    platform.save()
+    small = RewardOption.objects.create(
+        program=platform, name="Free wash", points_cost=400, kind="item"
+    )
+    big = RewardOption.objects.create(
+        program=platform,
+        name="Free full service",
+        points_cost=1500,
+        kind="voucher",
+        voucher_kind="free_item",
+        value=Decimal(0),
+    )
+    admin = testing.make_user("ops", is_staff=True)
+    customer = testing.make_user()
+    account = accounts.get_or_create_account(customer, program=platform)
+    ledger.credit(account, 2000, reason="Points from service orders")
+
+    assert redemptions.request_redemption(account, small).status == "approved"
+    waiting = redemptions.request_redemption(account, big)
+
+    assert waiting.status == "pending" and waiting.voucher is None
+    assert ledger.balance(customer) == 100  # both taken at once
+
+    redemptions.reject(waiting, by=admin, reason="Service not offered at your branch.")
+
+    waiting.refresh_from_db()
+    assert waiting.status == "rejected" and waiting.processed_by == admin
+    assert waiting.reason == "Service not offered at your branch."
+    assert ledger.balance(customer) == 1600  # the 1,500 points came back
+    assert waiting.refund_entry.amount == 1500 and waiting.refund_entry.kind == "reverse"
+    with pytest.raises(InvalidTransition):
+        redemptions.approve(waiting, by=admin)
+    assert ledger.balance(customer) == 1600
+    assert testing.ledger_is_consistent(account)
+
+
+@pytest.mark.django_db
+def test_an_approved_redemption_above_the_threshold_issues_its_voucher(platform):
+    from django_referral_rewards.models import RewardOption
+    from django_referral_rewards.services import redemptions
+
+    platform.redemption_approval_threshold = 1000
+    platform.save()
+    big = RewardOption.objects.create(
+        program=platform,
+        name="Free full service",
+        points_cost=1500,
+        kind="voucher",
+        voucher_kind="free_item",
+        value=Decimal(0),
+    )
+    admin = testing.make_user("ops", is_staff=True)
+    customer = testing.make_user()
+    account = accounts.get_or_create_account(customer, program=platform)
+    ledger.credit(account, 1500, reason="Points from service orders")
+    waiting = redemptions.request_redemption(account, big)
+
+    redemptions.approve(waiting, by=admin)
+
+    waiting.refresh_from_db()
+    assert waiting.status == "fulfilled" and waiting.voucher.kind == "free_item"
+    assert vouchers.apply_voucher(
+        waiting.voucher.code, user=customer, order_id="SO-9", order_amount=Decimal("80")
+    ) == Decimal("80")

@@ -1,0 +1,40 @@
+"""Re-evaluate loyalty tiers: downgrades after the grace period, and late upgrades
+(run it daily from cron)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import CommandError, CommandParser
+
+from ...exceptions import ReferralRewardsError
+from ...services import tiers
+from ..sweep import SweepCommand
+
+
+class Command(SweepCommand):
+    help = (
+        "Re-evaluate the tier of every account of programs with tiers, in batches: move "
+        "members up to the tier they meet, and down after the program's grace period. "
+        "Safe to rerun and to run on several machines at once."
+    )
+    batch_unit = "Accounts"
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--program", help="Only this program (slug).")
+        super().add_arguments(parser)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            result = tiers.reevaluate(
+                program=options["program"],
+                now=self.parse_now(options),
+                batch_size=self.parse_batch_size(options),
+            )
+        except ReferralRewardsError as exc:
+            raise CommandError(exc.message) from exc
+        self.stdout.write(
+            f"Evaluated {result.accounts} account(s): {result.upgraded} moved up, "
+            f"{result.downgraded} moved down, {result.scheduled} given a grace period "
+            "before moving down."
+        )
