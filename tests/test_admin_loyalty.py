@@ -482,6 +482,17 @@ def test_approve_reports_each_redemption(admin_client, admin_user, member_accoun
     assert ledger.balance(member_account, unit="credit") == 250
     assert fresh(done).processed_by is None  # the failure changed nothing
     assert LogEntry.objects.filter(object_id=str(pending.pk)).exists()
+    # No fulfilment group: the approved item has nobody to fulfil it, and staff are told.
+    assert fresh(pending).assigned_to is None
+    assert any(
+        m.startswith("Nobody was assigned to fulfil") and f"#{pending.pk} " in m for m in messages
+    )
+
+
+def test_approving_an_item_assigns_it_when_there_is_a_group(admin_client, pending, fitters):
+    messages = messages_of(act(admin_client, "approve", [pending]))
+    assert fresh(pending).assigned_to == fitters[0]
+    assert not any(m.startswith("Nobody was assigned") for m in messages)
 
 
 def test_reject_asks_for_a_reason_and_refunds(admin_client, admin_user, member_account, pending):

@@ -320,6 +320,7 @@ class RedemptionAdmin(admin.ModelAdmin):
         """Approve the selected waiting redemptions (vouchers and credit are given
         then); any other is reported and left as it is."""
         done = 0
+        unassigned = []
         for redemption in self._selected(queryset):
             try:
                 redemptions.approve(redemption, by=request.user)
@@ -330,6 +331,15 @@ class RedemptionAdmin(admin.ModelAdmin):
             else:
                 done += 1
                 self.log_change(request, redemption, str(_("Approved.")))
+                if redemption.status == RedemptionStatus.APPROVED and not redemption.assigned_to_id:
+                    unassigned.append(describe_redemption(redemption))
+        if unassigned:
+            self.message_user(
+                request,
+                _("Nobody was assigned to fulfil %(list)s: use “Assign…”.")
+                % {"list": ", ".join(unassigned)},
+                messages.WARNING,
+            )
         if done:
             self.message_user(
                 request,
