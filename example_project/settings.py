@@ -7,6 +7,8 @@ For local demonstration only (``python demo.py``): the secret key is public and
 import os
 from pathlib import Path
 
+import django
+
 BASE_DIR = Path(__file__).resolve().parent
 
 SECRET_KEY = "example-project-not-secret"
@@ -79,7 +81,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "shop:login"
 LOGIN_REDIRECT_URL = "shop:rewards"
 LOGOUT_REDIRECT_URL = "home"
-EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# Django 6.1 replaces EMAIL_BACKEND with MAILERS.
+if django.VERSION >= (6, 1):
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 
 # django-referral-rewards: a followed share link (/r/CODE/) lands on the sign-up page,
 # where the remembered code is filled in.

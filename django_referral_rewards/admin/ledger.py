@@ -303,6 +303,7 @@ class AccountAdmin(admin.ModelAdmin):
 
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    actions = None
     list_display = [
         "created_at",
         "account",
@@ -324,16 +325,11 @@ class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def reference_display(self, obj: LedgerEntry) -> str:
         return f"{obj.reference_type} #{obj.reference_id}" if obj.reference_type else ""
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        return {}
-
 
 @admin.register(EarnLot)
 class EarnLotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    actions = None
     list_display = ["entry", "account", "unit", "amount", "remaining", "expired", "expires_at"]
     list_filter = ["unit", "account__program"]
     list_select_related = ["account__member", "account__program", "entry"]
     search_fields = ["account__member__name"]
-
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        return {}

@@ -231,7 +231,8 @@ class RedemptionAdmin(admin.ModelAdmin):
             for name in STEPS.get(obj.status, []):
                 action = available.get(name)
                 if action is not None:
-                    steps.append((name, action[2]))
+                    # Django 6.1 gives Action objects; earlier versions (func, name, description).
+                    steps.append((name, getattr(action, "description", None) or action[2]))
         context["redemption_steps"] = steps
         return super().render_change_form(request, context, add, change, form_url, obj)
 
