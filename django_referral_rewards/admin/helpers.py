@@ -172,3 +172,33 @@ def reason_action(
         log_message=lambda data: f"{title}: {data['reason']}",
         describe=describe,
     )
+
+
+def account_initial(request: HttpRequest) -> dict[str, Any]:
+    """Initial data of a page that acts for one account: ``?account=<pk>`` preselects it
+    (the links from the account admin pass it)."""
+    account = request.GET.get("account", "")
+    return {"account": account} if account.isdigit() else {}
+
+
+def render_form_page(
+    model_admin: admin.ModelAdmin,
+    request: HttpRequest,
+    *,
+    form: Form,
+    title: Any,
+    template: str,
+    extra_context: dict[str, Any] | None = None,
+) -> TemplateResponse:
+    """Render an admin page holding one form (the "Grant a reward" and "Redeem points
+    for a member" pages)."""
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": title,
+        "opts": model_admin.model._meta,
+        "form": form,
+        "media": model_admin.media + form.media,
+        "has_view_permission": model_admin.has_view_permission(request),
+        **(extra_context or {}),
+    }
+    return TemplateResponse(request, template, context)

@@ -19,7 +19,6 @@ from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -30,7 +29,7 @@ from ..exceptions import ReferralRewardsError
 from ..forms import AssignRedemptionForm, FulfilRedemptionForm, RequestRedemptionForm
 from ..models import Redemption, RedemptionEvent
 from ..services import redemptions
-from .helpers import admin_link, form_action, reason_action
+from .helpers import account_initial, admin_link, form_action, reason_action, render_form_page
 from .ledger import ReadOnlyAdminMixin
 
 
@@ -274,22 +273,14 @@ class RedemptionAdmin(admin.ModelAdmin):
                 else:
                     return self.response_requested(request, redemption)
         else:
-            initial: dict[str, Any] = {}
-            account = request.GET.get("account", "")
-            if account.isdigit():
-                initial["account"] = account
-            form = self.request_form(initial=initial)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Redeem points for a member"),
-            "opts": self.model._meta,
-            "form": form,
-            "media": self.media + form.media,
-            "has_view_permission": self.has_view_permission(request),
-            **(extra_context or {}),
-        }
-        return TemplateResponse(
-            request, "admin/referral_rewards/redemption/request_redemption.html", context
+            form = self.request_form(initial=account_initial(request))
+        return render_form_page(
+            self,
+            request,
+            form=form,
+            title=_("Redeem points for a member"),
+            template="admin/referral_rewards/redemption/request_redemption.html",
+            extra_context=extra_context,
         )
 
     def response_requested(self, request: HttpRequest, redemption: Redemption) -> HttpResponse:

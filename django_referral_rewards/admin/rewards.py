@@ -17,7 +17,6 @@ from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
@@ -30,7 +29,7 @@ from ..forms import GrantRewardForm
 from ..models import RewardGrant, Voucher
 from ..services import rewards
 from .granting import can_manage_grants, grant_from_form, grant_idempotency_key
-from .helpers import admin_link, format_value, reason_action
+from .helpers import account_initial, admin_link, format_value, reason_action, render_form_page
 
 
 class GrantOriginFilter(admin.SimpleListFilter):
@@ -240,22 +239,14 @@ class RewardGrantAdmin(admin.ModelAdmin):
                 else:
                     return self.response_granted(request, grant)
         else:
-            initial: dict[str, Any] = {}
-            account = request.GET.get("account", "")
-            if account.isdigit():
-                initial["account"] = account
-            form = self.grant_form(initial=initial)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Grant a reward"),
-            "opts": self.model._meta,
-            "form": form,
-            "media": self.media + form.media,
-            "has_view_permission": self.has_view_permission(request),
-            **(extra_context or {}),
-        }
-        return TemplateResponse(
-            request, "admin/referral_rewards/rewardgrant/grant_reward.html", context
+            form = self.grant_form(initial=account_initial(request))
+        return render_form_page(
+            self,
+            request,
+            form=form,
+            title=_("Grant a reward"),
+            template="admin/referral_rewards/rewardgrant/grant_reward.html",
+            extra_context=extra_context,
         )
 
     def response_granted(self, request: HttpRequest, grant: RewardGrant) -> HttpResponse:

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import CommandError, CommandParser
-
-from ...exceptions import ReferralRewardsError
 from ...services import tiers
 from ..sweep import SweepCommand
 
@@ -19,20 +16,10 @@ class Command(SweepCommand):
         "Safe to rerun and to run on several machines at once."
     )
     batch_unit = "Accounts"
-
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--program", help="Only this program (slug).")
-        super().add_arguments(parser)
+    takes_program = True
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            result = tiers.reevaluate(
-                program=options["program"],
-                now=self.parse_now(options),
-                batch_size=self.parse_batch_size(options),
-            )
-        except ReferralRewardsError as exc:
-            raise CommandError(exc.message) from exc
+        result = self.run_sweep(tiers.reevaluate, options)
         self.stdout.write(
             f"Evaluated {result.accounts} account(s): {result.upgraded} moved up, "
             f"{result.downgraded} moved down, {result.scheduled} given a grace period "

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import CommandError, CommandParser
-
-from ...exceptions import ReferralRewardsError
 from ...services import ledger
 from ..sweep import SweepCommand
 
@@ -18,18 +15,10 @@ class Command(SweepCommand):
     )
 
     batch_unit = "Lots"
-
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--program", help="Only this program (slug).")
-        super().add_arguments(parser)
+    takes_program = True
 
     def handle(self, *args: Any, **options: Any) -> None:
-        now = self.parse_now(options)
-        batch_size = self.parse_batch_size(options)
-        try:
-            result = ledger.expire_lots(now=now, batch_size=batch_size, program=options["program"])
-        except ReferralRewardsError as exc:
-            raise CommandError(exc.message) from exc
+        result = self.run_sweep(ledger.expire_lots, options)
         amounts = ", ".join(f"{amount} {unit}" for unit, amount in sorted(result.amounts.items()))
         self.stdout.write(
             f"Expired {result.lots} lot(s) in {result.entries} entr(y/ies) over "

@@ -16,7 +16,5 @@ class Command(SweepCommand):
     batch_unit = "Referrals"
 
     def handle(self, *args: Any, **options: Any) -> None:
-        result = referrals.expire_pending(
-            now=self.parse_now(options), batch_size=self.parse_batch_size(options)
-        )
+        result = self.run_sweep(referrals.expire_pending, options)
         self.stdout.write(f"Expired {result.expired} referral(s) over {result.batches} batch(es).")

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import CommandError, CommandParser
-
-from ...exceptions import ReferralRewardsError
 from ...services import notices
 from ..sweep import SweepCommand
 
@@ -18,20 +15,10 @@ class Command(SweepCommand):
         "several machines at once."
     )
     batch_unit = "Lots"
-
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--program", help="Only this program (slug).")
-        super().add_arguments(parser)
+    takes_program = True
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            result = notices.notify_expiring(
-                program=options["program"],
-                now=self.parse_now(options),
-                batch_size=self.parse_batch_size(options),
-            )
-        except ReferralRewardsError as exc:
-            raise CommandError(exc.message) from exc
+        result = self.run_sweep(notices.notify_expiring, options)
         self.stdout.write(
             f"Warned {result.accounts} account(s) of {result.points} point(s) expiring "
             f"in {result.lots} lot(s)."

@@ -16,7 +16,5 @@ class Command(SweepCommand):
     batch_unit = "Grants"
 
     def handle(self, *args: Any, **options: Any) -> None:
-        result = rewards.release_due(
-            now=self.parse_now(options), batch_size=self.parse_batch_size(options)
-        )
+        result = self.run_sweep(rewards.release_due, options)
         self.stdout.write(f"Released {result.released} reward(s) over {result.batches} batch(es).")
