@@ -31,7 +31,7 @@ PYTHON = VENV / BIN / ("python.exe" if os.name == "nt" else "python")
 LOGINS = [
     ("admin", "admin", "superuser: everything in the admin"),
     ("alice", "alice", "a referrer with points, credit and commission in two programs"),
-    ("tech", "tech", "staff technician (view-only admin for now)"),
+    ("tech", "tech", "staff technician: fulfils redemptions in the admin"),
 ]
 
 
