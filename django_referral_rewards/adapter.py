@@ -16,6 +16,13 @@ if TYPE_CHECKING:
     from .abstract_models import AbstractMember
 
 
+def user_display_name(user: Any) -> str:
+    """A user's full name, or their username when they have none."""
+    get_full_name = getattr(user, "get_full_name", None)
+    name = get_full_name() if callable(get_full_name) else ""
+    return str(name or user.get_username())
+
+
 class MemberAdapter:
     """Maps host users to members. The default creates a member on first use."""
 
@@ -38,9 +45,7 @@ class MemberAdapter:
 
     def member_defaults(self, user: Any) -> dict[str, Any]:
         """Field values for a member created for ``user``."""
-        get_full_name = getattr(user, "get_full_name", None)
-        name = (get_full_name() if callable(get_full_name) else "") or user.get_username()
-        return {"name": name[:200], "email": getattr(user, "email", "") or ""}
+        return {"name": user_display_name(user)[:200], "email": getattr(user, "email", "") or ""}
 
 
 class RequestAdapter:

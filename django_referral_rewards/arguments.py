@@ -1,12 +1,20 @@
-"""Checks of service arguments shared by several services (orders, vouchers, rewards).
-Each returns the cleaned value or raises :class:`~.exceptions.InvalidArgument`."""
+"""Checks of service arguments shared by several services (orders, vouchers, rewards,
+the ledger, redemptions). Each returns the cleaned value or raises
+:class:`~.exceptions.InvalidArgument`."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Model
+from django.utils.translation import gettext
+
 from .exceptions import InvalidArgument
 from .policies import MAX_DAYS
+
+#: The longest idempotency key, and the longest host reference type or id.
+MAX_KEY_LENGTH = 200
+MAX_REFERENCE_LENGTH = 100
 
 
 def check_order_id(order_id: Any) -> str:
@@ -30,3 +38,48 @@ def check_days(value: Any, name: str, *, minimum: int) -> int | None:
             **{name: value},
         )
     return value
+
+
+def check_idempotency_key(key: Any) -> str | None:
+    """An idempotency key: ``None``, or a non-empty string of at most 200 characters."""
+    if key is None:
+        return None
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
+        raise InvalidArgument(
+            gettext("An idempotency key is a non-empty string of at most %(n)s characters.")
+            % {"n": MAX_KEY_LENGTH}
+        )
+    return key
+
+
+def check_reference(value: Any, name: str = "reference") -> tuple[str, str]:
+    """``(type, id)`` strings for a host object: a ``(type, id)`` pair, or a saved model
+    instance (then ``("app_label.modelname", str(pk))``); ``None`` gives ``("", "")``."""
+    if value is None:
+        return ("", "")
+    if isinstance(value, Model):
+        if value.pk is None:
+            raise InvalidArgument(
+                gettext("Save the object before using it as %(name)s.") % {"name": name}
+            )
+        return (value._meta.label_lower, str(value.pk))
+    try:
+        if isinstance(value, str):
+            raise TypeError("a bare string is not a pair")
+        ref_type, ref_id = value
+    except (TypeError, ValueError):
+        raise InvalidArgument(
+            gettext("Give %(name)s as a model instance or a (type, id) pair, not %(value)r.")
+            % {"name": name, "value": value}
+        ) from None
+    ref_type, ref_id = str(ref_type).strip(), str(ref_id).strip()
+    if not ref_type or not ref_id:
+        raise InvalidArgument(
+            gettext("%(name)s needs both a type and an id.") % {"name": name.capitalize()}
+        )
+    if len(ref_type) > MAX_REFERENCE_LENGTH or len(ref_id) > MAX_REFERENCE_LENGTH:
+        raise InvalidArgument(
+            gettext("The type and id of %(name)s are at most %(n)s characters each.")
+            % {"name": name, "n": MAX_REFERENCE_LENGTH}
+        )
+    return (ref_type, ref_id)

@@ -11,13 +11,35 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from .conf import app_settings
 from .enums import OPEN_REDEMPTION_STATUSES
 
 if TYPE_CHECKING:
     from .models import Redemption
+
+
+def open_redemption_load() -> Any:
+    """Per user (``OuterRef("pk")``): how many open (pending or approved) redemptions
+    are assigned to them — the load the default assigner balances, and the figure the
+    admin shows next to each staff user."""
+    from .models import Redemption
+
+    return Coalesce(
+        Subquery(
+            Redemption.objects.filter(
+                assigned_to=OuterRef("pk"), status__in=OPEN_REDEMPTION_STATUSES
+            )
+            .order_by()
+            .values("assigned_to")
+            .annotate(n=Count("pk"))
+            .values("n"),
+            output_field=IntegerField(),
+        ),
+        Value(0),
+    )
 
 
 class Assigner:
@@ -46,21 +68,13 @@ class LeastLoadedAssigner(Assigner):
         )
 
     def choose(self, redemption: Redemption) -> Any | None:
-        from .models import Redemption
-
-        users = list(self.candidates(redemption).distinct().order_by("pk"))
-        if not users:
-            return None
-        open_counts = (
-            Redemption.objects.filter(
-                status__in=OPEN_REDEMPTION_STATUSES, assigned_to__in=[u.pk for u in users]
-            )
-            .values("assigned_to")
-            .annotate(n=Count("pk"))
-            .order_by()
+        return (
+            self.candidates(redemption)
+            .distinct()
+            .annotate(open_redemptions=open_redemption_load())
+            .order_by("open_redemptions", "pk")
+            .first()
         )
-        load = {row["assigned_to"]: row["n"] for row in open_counts}
-        return min(users, key=lambda user: (load.get(user.pk, 0), user.pk))
 
 
-__all__ = ["Assigner", "LeastLoadedAssigner"]
+__all__ = ["Assigner", "LeastLoadedAssigner", "open_redemption_load"]

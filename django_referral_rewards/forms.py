@@ -8,13 +8,13 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .enums import OPEN_REDEMPTION_STATUSES, VOUCHER_REWARD_KINDS, RewardKind, Unit
-from .models import Account, Redemption, RewardOption
+from .adapter import user_display_name
+from .assigners import open_redemption_load
+from .enums import VOUCHER_REWARD_KINDS, RewardKind, Unit
+from .models import Account, RewardOption
 from .policies import MAX_DAYS, value_error
 from .services.ledger import MAX_AMOUNT
 
@@ -145,30 +145,13 @@ class StaffUserChoiceField(forms.ModelChoiceField):
     """A staff user, shown with the number of open redemptions already assigned."""
 
     def label_from_instance(self, obj: Any) -> str:
-        name = obj.get_full_name() or obj.get_username()
+        name = user_display_name(obj)
         load = getattr(obj, "open_redemptions", None)
         if load is None:
             return name
         return ngettext(
             "%(name)s (%(n)d open redemption)", "%(name)s (%(n)d open redemptions)", load
         ) % {"name": name, "n": load}
-
-
-def open_redemption_load() -> Any:
-    """Per user (``OuterRef("pk")``): how many open redemptions they are assigned."""
-    return Coalesce(
-        Subquery(
-            Redemption.objects.filter(
-                assigned_to=OuterRef("pk"), status__in=OPEN_REDEMPTION_STATUSES
-            )
-            .order_by()
-            .values("assigned_to")
-            .annotate(n=Count("pk"))
-            .values("n"),
-            output_field=IntegerField(),
-        ),
-        Value(0),
-    )
 
 
 class AssignRedemptionForm(forms.Form):

@@ -24,6 +24,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from ..adapter import user_display_name
 from ..enums import OPEN_REDEMPTION_STATUSES, RedemptionStatus
 from ..exceptions import ReferralRewardsError
 from ..forms import AssignRedemptionForm, FulfilRedemptionForm, RequestRedemptionForm
@@ -404,7 +405,7 @@ class RedemptionAdmin(admin.ModelAdmin):
                     _("%(redemption)s: assigned to %(user)s.")
                     % {
                         "redemption": describe_redemption(redemption),
-                        "user": (user.get_full_name() or user.get_username()) if user else "—",
+                        "user": user_display_name(user) if user else "—",
                     },
                     messages.INFO,
                 )

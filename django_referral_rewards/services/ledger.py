@@ -30,6 +30,7 @@ from django.db.models import F, Model, Sum
 from django.utils import timezone
 
 from .. import signals
+from ..arguments import check_idempotency_key, check_reference
 from ..conf import app_settings
 from ..enums import EntryKind, Unit
 from ..exceptions import (
@@ -80,36 +81,10 @@ def _check_amount(amount: Any) -> int:
     return amount
 
 
-def _check_key(key: Any) -> str | None:
-    if key is None:
-        return None
-    if not isinstance(key, str) or not key or len(key) > 200:
-        raise InvalidArgument("An idempotency key is a non-empty string of at most 200 characters.")
-    return key
-
-
 def _check_reason(reason: Any) -> str:
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidArgument("A reason is required for every ledger entry.")
     return reason.strip()[:255]
-
-
-def _reference(reference: Reference) -> tuple[str, str]:
-    """``(type, id)`` strings for a host object: a model instance or a 2-tuple."""
-    if reference is None:
-        return ("", "")
-    if isinstance(reference, Model):
-        return (reference._meta.label_lower, str(reference.pk))
-    try:
-        ref_type, ref_id = reference
-    except (TypeError, ValueError):
-        raise InvalidArgument(
-            f"A reference is a model instance or a (type, id) pair, not {reference!r}."
-        ) from None
-    ref_type, ref_id = str(ref_type), str(ref_id)
-    if not ref_type or len(ref_type) > 100 or len(ref_id) > 100:
-        raise InvalidArgument("Reference type and id are non-empty and at most 100 characters.")
-    return (ref_type, ref_id)
 
 
 # --- locking and replay ------------------------------------------------------------
@@ -391,9 +366,9 @@ def _movement(
     """Validate, lock, replay or post one signed movement, and keep the caller's account
     instance in step. ``amount`` has already been checked."""
     balance_field(unit)
-    key = _check_key(idempotency_key)
+    key = check_idempotency_key(idempotency_key)
     memo = _check_reason(reason)
-    ref = _reference(reference)
+    ref = check_reference(reference)
     now = now or timezone.now()
     match = _same_movement(kind, unit, amount)
 
@@ -566,7 +541,7 @@ def reverse(
     expiry dates, so a spend-and-cancel never extends the life of points.
     """
     requested = _check_amount(amount) if amount is not None else None
-    key = _check_key(idempotency_key)
+    key = check_idempotency_key(idempotency_key)
     memo = _check_reason(reason)
     moment = now or timezone.now()
 

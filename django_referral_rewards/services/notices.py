@@ -14,7 +14,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -22,7 +22,7 @@ from .. import signals
 from ..conf import app_settings
 from ..enums import Unit
 from ..models import Account, EarnLot, Program
-from .sweeps import claim_batches
+from .sweeps import claim_batches, lock_skipping_locked
 
 logger = logging.getLogger(__name__)
 
@@ -113,10 +113,7 @@ def _with_siblings(batch: list[EarnLot], due: QuerySet[Any]) -> list[EarnLot]:
     still gets a single notice."""
     account_ids = sorted({lot.account_id for lot in batch})
     more = due.filter(pk__gt=batch[-1].pk, account_id__in=account_ids).order_by("pk")
-    if connection.features.has_select_for_update_skip_locked:
-        of = ("self",) if connection.features.has_select_for_update_of else ()
-        more = more.select_for_update(skip_locked=True, of=of)
-    return [*batch, *more]
+    return [*batch, *lock_skipping_locked(more)]
 
 
 def _send(notices: list[tuple[Account, list[EarnLot]]]) -> None:

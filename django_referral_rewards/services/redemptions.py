@@ -61,11 +61,13 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Model
+from django.db.models import Count, F
 from django.utils import formats, timezone
 from django.utils.translation import gettext
 
 from .. import signals
+from ..adapter import user_display_name
+from ..arguments import check_idempotency_key, check_reference
 from ..conf import app_settings
 from ..enums import (
     COUNTED_REDEMPTION_STATUSES,
@@ -97,9 +99,6 @@ logger = logging.getLogger(__name__)
 #: Why an option cannot be redeemed: a :class:`RedemptionError` subclass, or
 #: :class:`InsufficientBalance` (raised by the ledger, so not a ``RedemptionError``).
 Refusal = RedemptionError | InsufficientBalance
-
-#: The longest host reference (type or id) ``fulfil(applied_to=...)`` accepts.
-MAX_REFERENCE_LENGTH = 100
 
 
 @dataclasses.dataclass(frozen=True)
@@ -279,16 +278,6 @@ def options_for(account: Account, *, now: datetime | None = None) -> list[Option
 # --- arguments ------------------------------------------------------------------------
 
 
-def _check_key(key: Any) -> str | None:
-    if key is None:
-        return None
-    if not isinstance(key, str) or not key or len(key) > 200:
-        raise InvalidArgument(
-            gettext("An idempotency key is a non-empty string of at most 200 characters.")
-        )
-    return key
-
-
 def _ledger_key(key: str | None, suffix: str) -> str | None:
     """The ledger idempotency key derived from a redemption's key (hashed when the key
     is too long to carry whole)."""
@@ -299,41 +288,6 @@ def _ledger_key(key: str | None, suffix: str) -> str | None:
         digest = hashlib.sha256(key.encode()).hexdigest()
         derived = f"redemption-key:sha256:{digest}:{suffix}"
     return derived
-
-
-def _applied_to(value: Any) -> tuple[str, str]:
-    """``(type, id)`` for a host object: a ``(type, id)`` pair, or a saved model instance
-    (then ``("app_label.modelname", str(pk))``, the form ledger references use)."""
-    if value is None:
-        return ("", "")
-    if isinstance(value, Model):
-        if value.pk is None:
-            raise InvalidArgument(gettext("Save the object before applying a redemption to it."))
-        ref_type, ref_id = value._meta.label_lower, str(value.pk)
-    else:
-        try:
-            if isinstance(value, str):
-                raise TypeError("a bare string is not a pair")
-            ref_type, ref_id = value
-        except (TypeError, ValueError):
-            raise InvalidArgument(
-                gettext("applied_to is a model instance or a (type, id) pair.")
-            ) from None
-        ref_type, ref_id = str(ref_type).strip(), str(ref_id).strip()
-    if not ref_type or not ref_id:
-        raise InvalidArgument(gettext("applied_to needs both a type and an id."))
-    if len(ref_type) > MAX_REFERENCE_LENGTH or len(ref_id) > MAX_REFERENCE_LENGTH:
-        raise InvalidArgument(
-            gettext("The type and id of applied_to are at most %(n)s characters each.")
-            % {"n": MAX_REFERENCE_LENGTH}
-        )
-    return (ref_type, ref_id)
-
-
-def _user_label(user: Any) -> str:
-    get_full_name = getattr(user, "get_full_name", None)
-    name = get_full_name() if callable(get_full_name) else ""
-    return str(name or user.get_username())
 
 
 def _check_staff(user: Any) -> None:
@@ -497,7 +451,7 @@ def _set_assignee(
             redemption,
             RedemptionAction.ASSIGNED,
             actor=by,
-            note=gettext("Assigned to %(user)s.") % {"user": _user_label(user)},
+            note=gettext("Assigned to %(user)s.") % {"user": user_display_name(user)},
             now=now,
         )
     )
@@ -736,7 +690,7 @@ def request_redemption(
     step taken at once (approved, fulfilled).
     """
     now = now or timezone.now()
-    key = _check_key(idempotency_key)
+    key = check_idempotency_key(idempotency_key)
     if not isinstance(option, RewardOption) or option.pk is None:
         raise InvalidArgument(gettext("option must be a saved reward option."))
     if not isinstance(account, Account):
@@ -895,7 +849,7 @@ def fulfil(
     are at most 100 characters each (:class:`InvalidArgument`)."""
     if not isinstance(notes, str):
         raise InvalidArgument(gettext("Fulfilment notes must be text."))
-    ref_type, ref_id = _applied_to(applied_to)
+    ref_type, ref_id = check_reference(applied_to, "applied_to")
     now = now or timezone.now()
     with transaction.atomic():
         old = _begin(

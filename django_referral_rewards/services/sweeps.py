@@ -14,6 +14,15 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 
 
+def lock_skipping_locked(rows: QuerySet[Any]) -> QuerySet[Any]:
+    """``rows`` locked ``FOR UPDATE SKIP LOCKED`` (only this table's rows) where the
+    database has it; elsewhere (SQLite) unchanged, as writers are serialised anyway."""
+    if not connection.features.has_select_for_update_skip_locked:
+        return rows
+    of = ("self",) if connection.features.has_select_for_update_of else ()
+    return rows.select_for_update(skip_locked=True, of=of)
+
+
 def claim_batches(due: QuerySet[Any], batch_size: int) -> Iterator[list[Any]]:
     """Yield lists of at most ``batch_size`` rows of ``due`` (in primary key order), each
     row-locked inside a transaction that stays open while the caller processes the
@@ -25,10 +34,7 @@ def claim_batches(due: QuerySet[Any], batch_size: int) -> Iterator[list[Any]]:
             claim = due.order_by("pk")
             if last_pk is not None:
                 claim = claim.filter(pk__gt=last_pk)
-            if connection.features.has_select_for_update_skip_locked:
-                of = ("self",) if connection.features.has_select_for_update_of else ()
-                claim = claim.select_for_update(skip_locked=True, of=of)
-            batch = list(claim[:batch_size])
+            batch = list(lock_skipping_locked(claim)[:batch_size])
             if not batch:
                 return
             yield batch
