@@ -1,0 +1,50 @@
+"""Abstract bases of every model. ``models.py`` holds the concrete defaults.
+
+``AbstractMember`` is the swappable base (``REFERRAL_REWARDS_MEMBER_MODEL``): it is a
+leaf, with no foreign key into this app, so a host's own member model can subclass it
+without depending on our migrations.
+"""
+
+from .base import currency_validator, money_field_kwargs
+from .core import (
+    AbstractAccount,
+    AbstractEarnLot,
+    AbstractLedgerEntry,
+    AbstractMember,
+    AbstractProgram,
+)
+from .loyalty import AbstractRedemption, AbstractRedemptionEvent, AbstractRewardOption, AbstractTier
+from .referrals import (
+    AbstractCampaign,
+    AbstractCodeUse,
+    AbstractOrder,
+    AbstractOrderRefund,
+    AbstractReferral,
+    AbstractReferralCode,
+    AbstractVisit,
+)
+from .rewards import AbstractRewardGrant, AbstractRewardRule, AbstractVoucher
+
+__all__ = [
+    "AbstractAccount",
+    "AbstractCampaign",
+    "AbstractCodeUse",
+    "AbstractEarnLot",
+    "AbstractLedgerEntry",
+    "AbstractMember",
+    "AbstractOrder",
+    "AbstractOrderRefund",
+    "AbstractProgram",
+    "AbstractRedemption",
+    "AbstractRedemptionEvent",
+    "AbstractReferral",
+    "AbstractReferralCode",
+    "AbstractRewardGrant",
+    "AbstractRewardOption",
+    "AbstractRewardRule",
+    "AbstractTier",
+    "AbstractVisit",
+    "AbstractVoucher",
+    "currency_validator",
+    "money_field_kwargs",
+]
