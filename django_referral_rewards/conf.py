@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .adapter import EventAdapter, MemberAdapter, Notifier, RequestAdapter
     from .assigners import Assigner
     from .codes import CodeGenerator
+    from .payout_backends import PayoutBackend
     from .policies import RewardPolicy
 
 PREFIX = "REFERRAL_REWARDS_"
@@ -240,6 +241,19 @@ class AppSettings:
         )
 
     @property
+    def PAYOUT_BACKEND(self) -> str:
+        """Import string of the class that sends commission payouts. Must subclass
+        ``django_referral_rewards.payout_backends.PayoutBackend``. Default
+        ``"django_referral_rewards.payout_backends.ManualPayoutBackend"``: staff pay by
+        hand (a bank batch, cash, a cheque) and mark payouts paid.
+        """
+        return str(
+            self._setting(
+                "PAYOUT_BACKEND", "django_referral_rewards.payout_backends.ManualPayoutBackend"
+            )
+        )
+
+    @property
     def FULFILMENT_GROUP(self) -> str:
         """Name of the auth group whose staff fulfil redemptions, for programs that do
         not name their own (``Program.fulfilment_group``). Default ``""``: nobody is
@@ -295,6 +309,12 @@ class AppSettings:
 
         return import_setting("REDEMPTION_ASSIGNER", Assigner)()
 
+    def payout_backend(self) -> PayoutBackend:
+        """An instance of the configured payout backend."""
+        from .payout_backends import PayoutBackend
+
+        return import_setting("PAYOUT_BACKEND", PayoutBackend)()
+
     def host_signals(self) -> dict[str, Signal]:
         """The host's own event signals, by event name (``customer_signed_up``, ...).
         Raises :class:`ConfigurationError` when a setting does not name a ``Signal``."""
@@ -331,6 +351,7 @@ IMPORT_STRING_SETTINGS: dict[str, str] = {
     "EVENT_ADAPTER": "django_referral_rewards.adapter.EventAdapter",
     "NOTIFIER": "django_referral_rewards.adapter.Notifier",
     "REDEMPTION_ASSIGNER": "django_referral_rewards.assigners.Assigner",
+    "PAYOUT_BACKEND": "django_referral_rewards.payout_backends.PayoutBackend",
 }
 
 #: ``event name -> setting`` of the settings naming a host's own event signals.

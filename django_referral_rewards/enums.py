@@ -151,6 +151,7 @@ class GrantSource(models.TextChoices):
     RULE = "rule", _("A reward rule")
     MANUAL = "manual", _("Granted by hand")
     PURCHASE = "purchase", _("Points on an order")
+    COMMISSION_TERMS = "terms", _("The member's own commission terms")
 
 
 class PointsRounding(models.TextChoices):
@@ -216,3 +217,57 @@ COUNTED_REDEMPTION_STATUSES = (
     RedemptionStatus.APPROVED,
     RedemptionStatus.FULFILLED,
 )
+
+
+class CommissionKind(models.TextChoices):
+    """A member's own commission terms (they replace the program's commission rules)."""
+
+    PERCENT = "commission_percent", _("Percentage of the first order")
+    FIXED = "commission_fixed", _("Fixed amount per converted customer")
+
+
+class PayoutMethod(models.TextChoices):
+    BANK_TRANSFER = "bank_transfer", _("Bank transfer")
+    CASH = "cash", _("Cash")
+    CHEQUE = "cheque", _("Cheque")
+    ACCOUNT_CREDIT = "account_credit", _("Account credit")
+
+
+class PayoutStatus(models.TextChoices):
+    """``pending`` → ``approved`` → ``paid``, or ``cancelled`` (the amount returned).
+    ``processing`` while a payout backend sends it; a failure returns it to
+    ``approved`` (retryable). ``paid`` and ``cancelled`` are terminal."""
+
+    PENDING = "pending", _("Waiting for approval")
+    APPROVED = "approved", _("Approved")
+    PROCESSING = "processing", _("Being sent")
+    PAID = "paid", _("Paid")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class PayoutAction(models.TextChoices):
+    """The steps recorded in a payout's history."""
+
+    REQUESTED = "requested", _("Requested")
+    APPROVED = "approved", _("Approved")
+    SUBMITTED = "submitted", _("Sent to the payout backend")
+    FAILED = "failed", _("Sending failed")
+    PAID = "paid", _("Paid")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+#: Payout statuses in which the amount is reserved but not yet paid.
+OPEN_PAYOUT_STATUSES = (PayoutStatus.PENDING, PayoutStatus.APPROVED, PayoutStatus.PROCESSING)
+
+
+class PartnerKind(models.TextChoices):
+    CLINIC = "clinic", _("Clinic or practice")
+    SPECIALIST = "specialist", _("Specialist")
+    OTHER = "other", _("Other professional")
+
+
+class ReferralDirection(models.TextChoices):
+    """Which way a professional referral went, seen from this site."""
+
+    SENT = "sent", _("Sent to the partner")
+    RECEIVED = "received", _("Received from the partner")

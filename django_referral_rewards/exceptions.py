@@ -286,3 +286,26 @@ class MinimumBalanceRequired(RedemptionError):
 
     code = "minimum_balance"
     default_message = "This redemption would leave too few points."
+
+
+class PayoutError(ReferralRewardsError):
+    """A payout cannot be requested or sent. Nothing was written (except, for a failed
+    send, the failure itself, recorded on the payout)."""
+
+    code = "payout_refused"
+    default_message = "This payout cannot be made."
+
+
+class PayoutBelowMinimum(PayoutError):
+    """The amount is below the program's payout minimum."""
+
+    code = "payout_below_minimum"
+    default_message = "The amount is below the minimum payout."
+
+
+class PayoutSendFailed(PayoutError):
+    """The payout backend failed to send a payout. The payout is back to ``approved``
+    with the error recorded (``last_error``) and may be sent again."""
+
+    code = "payout_send_failed"
+    default_message = "The payout could not be sent; it can be sent again."

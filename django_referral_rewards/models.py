@@ -15,6 +15,10 @@ from .abstract_models import (
     AbstractMember,
     AbstractOrder,
     AbstractOrderRefund,
+    AbstractPartner,
+    AbstractPayout,
+    AbstractPayoutEvent,
+    AbstractProfessionalReferral,
     AbstractProgram,
     AbstractRedemption,
     AbstractRedemptionEvent,
@@ -124,6 +128,26 @@ class RedemptionEvent(AbstractRedemptionEvent):
         pass
 
 
+class Payout(AbstractPayout):
+    class Meta(AbstractPayout.Meta):
+        pass
+
+
+class PayoutEvent(AbstractPayoutEvent):
+    class Meta(AbstractPayoutEvent.Meta):
+        pass
+
+
+class Partner(AbstractPartner):
+    class Meta(AbstractPartner.Meta):
+        pass
+
+
+class ProfessionalReferral(AbstractProfessionalReferral):
+    class Meta(AbstractProfessionalReferral.Meta):
+        pass
+
+
 __all__ = [
     "Account",
     "Campaign",
@@ -133,6 +157,10 @@ __all__ = [
     "Member",
     "Order",
     "OrderRefund",
+    "Partner",
+    "Payout",
+    "PayoutEvent",
+    "ProfessionalReferral",
     "Program",
     "Redemption",
     "RedemptionEvent",

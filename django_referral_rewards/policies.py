@@ -30,6 +30,8 @@ from django.utils.translation import gettext as _
 from .enums import (
     LEDGER_REWARD_UNITS,
     Beneficiary,
+    CommissionKind,
+    GrantSource,
     ReferralStatus,
     RewardKind,
     RewardTrigger,
@@ -55,6 +57,8 @@ MONEY_KINDS = frozenset(
 ZERO_ALLOWED = frozenset({RewardKind.FREE_ITEM, RewardKind.FREE_PERIOD})
 #: Triggers that carry an order.
 ORDER_TRIGGERS = frozenset({RewardTrigger.FIRST_ORDER, RewardTrigger.EVERY_ORDER})
+#: Kinds that pay commission.
+COMMISSION_KINDS = frozenset({RewardKind.COMMISSION_FIXED, RewardKind.COMMISSION_PERCENT})
 #: Referral states in which rewards are still earned.
 EARNING_STATES = frozenset({ReferralStatus.PENDING, ReferralStatus.CONVERTED})
 MAX_KEY = 200
@@ -73,6 +77,16 @@ class ProgramTerms:
     @property
     def quantum(self) -> Decimal:
         return Decimal(1).scaleb(-self.decimal_places)
+
+
+@dataclasses.dataclass(frozen=True)
+class CommissionTerms:
+    """A referrer's own commission terms (``Account.commission_kind`` and
+    ``commission_value``): ``commission_percent`` of the first order, or a
+    ``commission_fixed`` amount per converted customer."""
+
+    kind: str
+    value: Decimal
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +112,9 @@ class RewardContext:
     referee_id: int
     order_amount: Decimal | None = None
     conversion_number: int | None = None
+    #: The referrer's own commission terms, when they have them; they replace the
+    #: program's commission rules for this referrer.
+    referrer_commission: CommissionTerms | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,6 +161,23 @@ def value_error(kind: str, value: Decimal, program: Any = None) -> str | None:
                 "places": places,
             }
     return None
+
+
+def commission_terms_errors(
+    kind: str, value: Decimal | None, program: Any = None
+) -> dict[str, str]:
+    """What is wrong with a member's own commission terms, by field (empty when they
+    are valid, or absent: no kind and no value)."""
+    if not kind:
+        if value is not None:
+            return {"commission_kind": _("Choose the kind of commission, or clear the value.")}
+        return {}
+    if kind not in CommissionKind.values:
+        return {"commission_kind": _("Choose a percentage or a fixed commission.")}
+    if value is None:
+        return {"commission_value": _("Enter the commission value.")}
+    problem = value_error(kind, Decimal(value), program)
+    return {"commission_value": problem} if problem else {}
 
 
 def rule_errors(rule: AbstractRewardRule) -> dict[str, str]:
@@ -217,6 +251,9 @@ class DefaultRewardPolicy(RewardPolicy):
             grant = self.grant_for(rule, context)
             if grant is not None:
                 grants.append(grant)
+        own = self.own_commission(context)
+        if own is not None:
+            grants.append(own)
         return grants
 
     def fired_triggers(self, context: RewardContext) -> set[str]:
@@ -235,6 +272,8 @@ class DefaultRewardPolicy(RewardPolicy):
         }
         chosen = []
         for rule in candidates:
+            if self.replaced_by_own_terms(rule, context):
+                continue
             if rule.campaign_id is None:
                 if rule.trigger in overridden:
                     continue
@@ -258,18 +297,69 @@ class DefaultRewardPolicy(RewardPolicy):
             return context.referrer_id
         return context.referee_id
 
+    def replaced_by_own_terms(self, rule: RewardRule, context: RewardContext) -> bool:
+        """Whether ``rule`` is a commission for a referrer who has their own terms."""
+        return (
+            context.referrer_commission is not None
+            and rule.beneficiary == Beneficiary.REFERRER
+            and rule.kind in COMMISSION_KINDS
+        )
+
     def value(self, rule: RewardRule, context: RewardContext) -> Decimal:
         """The grant's value in its natural unit (points, currency amount, percent)."""
-        value = Decimal(rule.value)
-        if rule.kind == RewardKind.COMMISSION_PERCENT:
+        return self.amount(rule.kind, Decimal(rule.value), context)
+
+    def amount(self, kind: str, value: Decimal, context: RewardContext) -> Decimal:
+        """``value`` of a reward of ``kind`` for this event, rounded: whole points, the
+        currency's minor unit, or a percentage of the order for a percentage commission
+        (nothing without an order)."""
+        if kind == RewardKind.COMMISSION_PERCENT:
             if context.order_amount is None:
                 return Decimal(0)
             value = context.order_amount * value / 100
-        if rule.kind == RewardKind.POINTS:
+        if kind == RewardKind.POINTS:
             return value.to_integral_value(rounding=ROUND_HALF_UP)
-        if rule.kind == RewardKind.VOUCHER_PERCENT:
+        if kind == RewardKind.VOUCHER_PERCENT:
             return value
         return value.quantize(context.terms.quantum, rounding=ROUND_HALF_UP)
+
+    def own_commission(self, context: RewardContext) -> Grant | None:
+        """The referrer's commission under their own terms: on the referred customer's
+        first qualifying order, held for the program's hold days."""
+        terms = context.referrer_commission
+        if (
+            terms is None
+            or context.referrer_id is None
+            or RewardTrigger.FIRST_ORDER not in context.triggers
+            or commission_terms_errors(terms.kind, terms.value)
+        ):
+            return None
+        value = self.amount(terms.kind, terms.value, context)
+        if value <= 0:
+            return None
+        explanation: dict[str, Any] = {
+            "commission_terms": terms.kind,
+            "commission_value": str(terms.value),
+            "trigger": RewardTrigger.FIRST_ORDER,
+            "event": context.source,
+            "beneficiary": Beneficiary.REFERRER,
+        }
+        if context.order_amount is not None:
+            explanation["order_amount"] = str(context.order_amount)
+        return Grant(
+            rule=None,
+            account_id=context.referrer_id,
+            trigger=RewardTrigger.FIRST_ORDER,
+            kind=terms.kind,
+            value=value,
+            release_at=context.occurred_at + timedelta(days=min(context.terms.hold_days, MAX_DAYS)),
+            idempotency_key=make_key(
+                "commission-terms", context.referral_id, RewardTrigger.FIRST_ORDER, context.source
+            ),
+            reason=_("Commission for a referred customer's first order"),
+            explanation=explanation,
+            source=GrantSource.COMMISSION_TERMS,
+        )
 
     def hold_days(self, rule: RewardRule, context: RewardContext) -> int:
         days = rule.hold_days if rule.hold_days is not None else context.terms.hold_days
@@ -350,11 +440,13 @@ def ledger_unit(kind: str) -> str | None:
 
 
 __all__ = [
+    "CommissionTerms",
     "DefaultRewardPolicy",
     "Grant",
     "ProgramTerms",
     "RewardContext",
     "RewardPolicy",
+    "commission_terms_errors",
     "ledger_unit",
     "make_key",
     "rule_errors",

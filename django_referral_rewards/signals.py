@@ -101,7 +101,20 @@ redemption_requested = Signal()
 # actor (user or None).
 redemption_status_changed = Signal()
 
+# A member asked to be paid commission (the amount is already taken from their
+# commission balance).
+# Arguments: sender (Payout), payout, account.
+payout_requested = Signal()
+
+# A payout changed status (approved, processing, paid, cancelled; or back to approved
+# after a failed send).
+# Arguments: sender (Payout), payout, old_status (str), new_status (str), actor (user or
+# None).
+payout_status_changed = Signal()
+
 OUTBOUND_SIGNALS = (
+    "payout_requested",
+    "payout_status_changed",
     "points_credited",
     "points_debited",
     "points_expired",

@@ -14,6 +14,8 @@ from .core import (
     AbstractProgram,
 )
 from .loyalty import AbstractRedemption, AbstractRedemptionEvent, AbstractRewardOption, AbstractTier
+from .payouts import AbstractPayout, AbstractPayoutEvent
+from .professional import AbstractPartner, AbstractProfessionalReferral
 from .referrals import (
     AbstractCampaign,
     AbstractCodeUse,
@@ -34,6 +36,10 @@ __all__ = [
     "AbstractMember",
     "AbstractOrder",
     "AbstractOrderRefund",
+    "AbstractPartner",
+    "AbstractPayout",
+    "AbstractPayoutEvent",
+    "AbstractProfessionalReferral",
     "AbstractProgram",
     "AbstractRedemption",
     "AbstractRedemptionEvent",

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
@@ -16,6 +17,7 @@ from ..conf import get_member_model_string
 from ..enums import (
     NEGATIVE_KINDS,
     POSITIVE_KINDS,
+    CommissionKind,
     ConversionEvent,
     EntryKind,
     MemberKind,
@@ -140,6 +142,13 @@ class AbstractProgram(TimeStampedModel):
             "technicians). Empty: the REFERRAL_REWARDS_FULFILMENT_GROUP setting."
         ),
     )
+    payout_minimum = models.DecimalField(
+        _("minimum payout"),
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("Members cannot request a payout of less commission than this."),
+        **money_field_kwargs,
+    )
     active = models.BooleanField(_("active"), default=True)
     metadata = models.JSONField(_("metadata"), default=dict, blank=True)
 
@@ -253,6 +262,25 @@ class AbstractAccount(TimeStampedModel):
     #: Set at re-evaluation when the member no longer meets their tier and the program
     #: has a grace period: they move down at this time unless they qualify again.
     tier_review_at = models.DateTimeField(_("moves down at"), null=True, blank=True, editable=False)
+    #: The member's own commission terms in this program (a partner's, an influencer's):
+    #: they replace the program's commission rules for the referrals this account makes.
+    commission_kind = models.CharField(
+        _("own commission"),
+        max_length=20,
+        choices=CommissionKind.choices,
+        blank=True,
+        help_text=_(
+            "Empty: the program's commission rules apply. Otherwise this member earns this "
+            "commission on each referred customer's first qualifying order instead."
+        ),
+    )
+    commission_value = models.DecimalField(
+        _("own commission value"),
+        null=True,
+        blank=True,
+        help_text=_("A percentage (10 for 10%) or an amount of the program currency."),
+        **money_field_kwargs,
+    )
     metadata = models.JSONField(_("metadata"), default=dict, blank=True)
 
     objects = AccountQuerySet.as_manager()
@@ -275,6 +303,18 @@ class AbstractAccount(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.member} @ {self.program}"
+
+    def clean(self) -> None:
+        super().clean()
+        from ..policies import commission_terms_errors
+
+        errors = commission_terms_errors(
+            self.commission_kind,
+            self.commission_value,
+            self.program if self.program_id is not None else None,
+        )
+        if errors:
+            raise ValidationError(errors)
 
     def get_balance(self, unit: str = Unit.POINTS) -> int:
         """The cached balance of ``unit`` as loaded on this instance."""

@@ -81,6 +81,19 @@ def _check_amount(amount: Any) -> int:
     return amount
 
 
+#: The kinds of entry :func:`credit` and :func:`debit` may write.
+CREDIT_KINDS = frozenset({EntryKind.EARN, EntryKind.TRANSFER})
+DEBIT_KINDS = frozenset({EntryKind.SPEND, EntryKind.PAYOUT, EntryKind.TRANSFER})
+
+
+def _check_kind(kind: Any, allowed: frozenset[str]) -> str:
+    if kind not in allowed:
+        raise InvalidArgument(
+            f"kind must be one of {', '.join(sorted(allowed))}, not {kind!r}.", kind=kind
+        )
+    return str(kind)
+
+
 def _check_reason(reason: Any) -> str:
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidArgument("A reason is required for every ledger entry.")
@@ -408,13 +421,16 @@ def credit(
     reference: Reference = None,
     created_by: Any = None,
     now: datetime | None = None,
+    kind: str = EntryKind.EARN,
 ) -> LedgerEntry:
     """Add ``amount`` of ``unit`` to ``account`` as an earn lot (expiring at
-    ``expires_at``, or never). The same ``idempotency_key`` again returns the first entry."""
+    ``expires_at``, or never). The same ``idempotency_key`` again returns the first entry.
+    ``kind`` is ``earn``, or ``transfer`` for an amount moved from another balance (a
+    commission payout taken as account credit)."""
     return _movement(
         account,
         amount=_check_amount(amount),
-        kind=EntryKind.EARN,
+        kind=_check_kind(kind, CREDIT_KINDS),
         unit=unit,
         reason=reason,
         idempotency_key=idempotency_key,
@@ -435,15 +451,17 @@ def debit(
     reference: Reference = None,
     created_by: Any = None,
     now: datetime | None = None,
+    kind: str = EntryKind.SPEND,
 ) -> LedgerEntry:
     """Take ``amount`` of ``unit`` from ``account``, consuming the lots that expire
     soonest first. Raises :class:`InsufficientBalance` (and writes nothing) if the
     spendable balance is lower — lots already past their date are not spendable even
-    before the expiry sweep has run."""
+    before the expiry sweep has run. ``kind`` is ``spend``, ``payout`` (commission paid
+    out) or ``transfer``."""
     return _movement(
         account,
         amount=-_check_amount(amount),
-        kind=EntryKind.SPEND,
+        kind=_check_kind(kind, DEBIT_KINDS),
         unit=unit,
         reason=reason,
         idempotency_key=idempotency_key,

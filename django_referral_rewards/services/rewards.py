@@ -28,10 +28,12 @@ from ..arguments import check_days
 from ..conf import app_settings
 from ..enums import (
     VOUCHER_REWARD_KINDS,
+    Beneficiary,
     GrantSource,
     GrantStatus,
     ReferralStatus,
     RewardKind,
+    RewardTrigger,
     TierBasis,
     Unit,
     VoucherStatus,
@@ -40,6 +42,8 @@ from ..exceptions import InvalidAmount, InvalidArgument, InvalidTransition
 from ..models import Account, Order, Referral, RewardGrant, RewardRule, Voucher
 from ..money import as_decimal
 from ..policies import (
+    COMMISSION_KINDS,
+    CommissionTerms,
     Grant,
     ProgramTerms,
     RewardContext,
@@ -72,6 +76,28 @@ def candidate_rules(referral: Referral, triggers: Iterable[str]) -> list[RewardR
     )
 
 
+def referrer_terms(
+    referral: Referral, triggers: frozenset[str], rules: list[RewardRule]
+) -> CommissionTerms | None:
+    """The referrer's own commission terms, read only when they can matter: on a first
+    order (they pay then) or when a referrer commission rule is in play (they replace
+    it)."""
+    if referral.referrer_id is None:
+        return None
+    if RewardTrigger.FIRST_ORDER not in triggers and not any(
+        rule.beneficiary == Beneficiary.REFERRER and rule.kind in COMMISSION_KINDS for rule in rules
+    ):
+        return None
+    kind, value = (
+        Account.objects.filter(pk=referral.referrer_id)
+        .values_list("commission_kind", "commission_value")
+        .get()
+    )
+    if not kind or value is None:
+        return None
+    return CommissionTerms(kind=kind, value=value)
+
+
 def decide_and_grant(
     referral: Referral,
     *,
@@ -88,7 +114,8 @@ def decide_and_grant(
     if not wanted:
         return []
     rules = candidate_rules(referral, wanted)
-    if not rules:
+    own_terms = referrer_terms(referral, triggers, rules)
+    if not rules and own_terms is None:
         return []
     context = RewardContext(
         triggers=triggers,
@@ -103,6 +130,7 @@ def decide_and_grant(
         referee_id=referral.referred_id,
         order_amount=order.amount if order is not None else None,
         conversion_number=conversion_number,
+        referrer_commission=own_terms,
     )
     decisions = app_settings.reward_policy().decide(context)
     created = []
