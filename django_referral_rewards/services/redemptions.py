@@ -81,7 +81,6 @@ from ..exceptions import (
     IdempotencyConflict,
     InsufficientBalance,
     InvalidArgument,
-    InvalidTransition,
     MinimumBalanceRequired,
     OptionUnavailable,
     OutOfStock,
@@ -93,6 +92,8 @@ from ..models import Account, Redemption, RedemptionEvent, RewardOption, Tier
 from ..signals import send_on_commit
 from . import ledger, vouchers
 from .accounts import get_or_create_account
+from .workflow import Step, announce, compare_and_set, copy_into, illegal
+from .workflow import actor as _actor
 
 logger = logging.getLogger(__name__)
 
@@ -305,10 +306,6 @@ def _check_staff(user: Any) -> None:
 # --- plumbing -------------------------------------------------------------------------
 
 
-def _actor(user: Any) -> Any:
-    return user if getattr(user, "pk", None) is not None else None
-
-
 def _event(
     redemption: Redemption,
     action: str,
@@ -329,20 +326,6 @@ def _event(
     )
 
 
-def _announce(redemption: Redemption, steps: list[tuple[str, str, Any]]) -> None:
-    """Send ``redemption_status_changed`` for each ``(old, new, actor)`` step after
-    commit, in order."""
-    for old, new, actor in steps:
-        send_on_commit(
-            signals.redemption_status_changed,
-            sender=Redemption,
-            redemption=redemption,
-            old_status=str(old),
-            new_status=str(new),
-            actor=_actor(actor),
-        )
-
-
 def _load(redemption: Redemption) -> Redemption:
     current = Redemption.objects.select_related("program", "account", "option", "spend_entry").get(
         pk=redemption.pk
@@ -352,65 +335,6 @@ def _load(redemption: Redemption) -> Redemption:
     # Lets the ledger refresh this account's balances when it refunds the spend.
     current.spend_entry.account = current.account
     return current
-
-
-def _copy(source: Redemption, target: Redemption) -> None:
-    """Refresh ``target`` (the caller's instance) with ``source``'s values."""
-    if source is target:
-        return
-    for field in Redemption._meta.concrete_fields:
-        setattr(target, field.attname, getattr(source, field.attname))
-    target._state.fields_cache = dict(source._state.fields_cache)
-    target._state.adding = False
-    target._state.db = source._state.db
-
-
-def _illegal(redemption: Redemption, status: str | None, attempted: str) -> InvalidTransition:
-    if status is None:
-        return InvalidTransition(
-            gettext("Redemption #%(pk)s no longer exists.") % {"pk": redemption.pk},
-            redemption_id=redemption.pk,
-        )
-    return InvalidTransition(
-        gettext("Redemption #%(pk)s is %(status)s; it cannot be %(attempted)s.")
-        % {
-            "pk": redemption.pk,
-            "status": RedemptionStatus(status).label.lower(),
-            "attempted": attempted,
-        },
-        redemption_id=redemption.pk,
-        status=str(status),
-        attempted=attempted,
-    )
-
-
-def _cas(
-    current: Redemption,
-    *,
-    allowed: tuple[str, ...],
-    attempted: str,
-    new: str | None = None,
-    **updates: Any,
-) -> str:
-    """Compare-and-set: write ``updates`` (and ``status=new``) only while the status is
-    still the one read, and return that (old) status. A status outside ``allowed``
-    raises :class:`InvalidTransition`. ``current`` is updated in memory on success."""
-    status: str | None = current.status
-    while True:
-        if status not in allowed:
-            raise _illegal(current, status, attempted)
-        values = dict(updates)
-        if new is not None:
-            values["status"] = new
-        if Redemption.objects.filter(pk=current.pk, status=status).update(**values):
-            break
-        # Someone moved it on since it was read; statuses only move forward, so this
-        # loop ends.
-        status = Redemption.objects.filter(pk=current.pk).values_list("status", flat=True).first()
-    old = str(status)
-    for name, value in values.items():
-        setattr(current, name, value)
-    return old
 
 
 def _begin(
@@ -424,8 +348,8 @@ def _begin(
     """Load, compare-and-set, and refresh the caller's instance (which the step then
     works on). Returns the old status."""
     current = _load(redemption)
-    old = _cas(current, allowed=allowed, attempted=attempted, new=new, **updates)
-    _copy(current, redemption)
+    old = compare_and_set(current, allowed=allowed, attempted=attempted, new=new, **updates)
+    copy_into(current, redemption)
     return old
 
 
@@ -439,7 +363,7 @@ def _notify_assigned(redemption: Redemption, user: Any) -> None:
 def _set_assignee(
     redemption: Redemption, user: Any, *, by: Any, now: datetime, events: list[RedemptionEvent]
 ) -> None:
-    _cas(
+    compare_and_set(
         redemption,
         allowed=tuple(OPEN_REDEMPTION_STATUSES),
         attempted=gettext("assigned"),
@@ -481,7 +405,7 @@ def _auto_assign(redemption: Redemption, *, now: datetime, events: list[Redempti
 
 def _deliver(
     redemption: Redemption, *, by: Any, now: datetime, events: list[RedemptionEvent]
-) -> list[tuple[str, str, Any]]:
+) -> list[Step]:
     """Give what an approved redemption's option gives (inside the caller's
     transaction). Vouchers and credit are then complete: the redemption moves on to
     ``fulfilled``. Items stay approved for staff, assigned if the assigner picks
@@ -521,7 +445,7 @@ def _deliver(
     else:
         _auto_assign(redemption, now=now, events=events)
         return []
-    old = _cas(
+    old = compare_and_set(
         redemption,
         allowed=(RedemptionStatus.APPROVED,),
         attempted=gettext("fulfilled"),
@@ -644,7 +568,7 @@ def _request(
     send_on_commit(
         signals.redemption_requested, sender=Redemption, redemption=redemption, account=locked
     )
-    steps: list[tuple[str, str, Any]] = []
+    steps: list[Step] = []
     if auto:
         events.append(
             _event(
@@ -658,7 +582,7 @@ def _request(
         steps.append((RedemptionStatus.PENDING, RedemptionStatus.APPROVED, None))
         steps += _deliver(redemption, by=None, now=now, events=events)
     RedemptionEvent.objects.bulk_create(events)
-    _announce(redemption, steps)
+    announce(signals.redemption_status_changed, redemption, steps)
     for field in (*Account.BALANCE_FIELDS.values(), "lifetime_points"):
         setattr(account, field, getattr(locked, field))
     return redemption
@@ -733,10 +657,10 @@ def approve(
             processed_at=now,
         )
         events = [_event(redemption, RedemptionAction.APPROVED, actor=by, note=note, now=now)]
-        steps: list[tuple[str, str, Any]] = [(old, RedemptionStatus.APPROVED, by)]
+        steps: list[Step] = [(old, RedemptionStatus.APPROVED, by)]
         steps += _deliver(redemption, by=by, now=now, events=events)
         RedemptionEvent.objects.bulk_create(events)
-        _announce(redemption, steps)
+        announce(signals.redemption_status_changed, redemption, steps)
     return redemption
 
 
@@ -763,7 +687,9 @@ def reject(
         )
         _give_back(redemption, by=by, why=reason, now=now)
         _event(redemption, RedemptionAction.REJECTED, actor=by, note=reason, now=now).save()
-        _announce(redemption, [(old, RedemptionStatus.REJECTED, by)])
+        announce(
+            signals.redemption_status_changed, redemption, [(old, RedemptionStatus.REJECTED, by)]
+        )
     return redemption
 
 
@@ -788,7 +714,9 @@ def cancel(
         )
         _give_back(redemption, by=by, why=reason, now=now)
         _event(redemption, RedemptionAction.CANCELLED, actor=by, note=reason, now=now).save()
-        _announce(redemption, [(old, RedemptionStatus.CANCELLED, by)])
+        announce(
+            signals.redemption_status_changed, redemption, [(old, RedemptionStatus.CANCELLED, by)]
+        )
     return redemption
 
 
@@ -810,8 +738,8 @@ def assign(
     with transaction.atomic():
         current = _load(redemption)
         if current.status not in OPEN_REDEMPTION_STATUSES:
-            raise _illegal(current, current.status, gettext("assigned"))
-        _copy(current, redemption)
+            raise illegal(current, current.status, gettext("assigned"))
+        copy_into(current, redemption)
         current = redemption
         if user is None:
             user = app_settings.redemption_assigner().choose(current)
@@ -864,7 +792,9 @@ def fulfil(
             applied_to_id=ref_id,
         )
         _event(redemption, RedemptionAction.FULFILLED, actor=by, note=notes, now=now).save()
-        _announce(redemption, [(old, RedemptionStatus.FULFILLED, by)])
+        announce(
+            signals.redemption_status_changed, redemption, [(old, RedemptionStatus.FULFILLED, by)]
+        )
     return redemption
 
 

@@ -120,11 +120,13 @@ def _count_conversion(referral: Referral, step: int) -> int | None:
     Account.objects.filter(pk=referral.referrer_id).update(
         conversions_count=F("conversions_count") + step
     )
-    count = (
+    count, kind, value = (
         Account.objects.filter(pk=referral.referrer_id)
-        .values_list("conversions_count", flat=True)
+        .values_list("conversions_count", "commission_kind", "commission_value")
         .get()
     )
+    # Read with the count for free: the reward decision that follows needs them.
+    referral.referrer_commission_terms = (kind, value)  # type: ignore[attr-defined]
     return int(count)
 
 
@@ -162,12 +164,16 @@ def unconvert(referral: Referral) -> bool:
 def locked_referral(account: Account) -> Referral | None:
     """The referral of the customer ``account``, row-locked, or ``None``. Every event
     of one referred customer takes this lock, so they apply one at a time."""
-    return (
-        Referral.objects.select_for_update()
-        .select_related("program")
-        .filter(referred=account)
-        .first()
-    )
+    # No join: ``FOR UPDATE`` on a join would lock the program row too and serialise
+    # every referred customer's events in the program. The program is the account's.
+    referral = Referral.objects.select_for_update().filter(referred=account).first()
+    if referral is not None:
+        referral.program = (
+            account.program
+            if Account.program.is_cached(account)
+            else Program.objects.get(pk=referral.program_id)
+        )
+    return referral
 
 
 def expire_if_due(referral: Referral, now: datetime) -> bool:

@@ -88,7 +88,8 @@ def referrer_terms(
         rule.beneficiary == Beneficiary.REFERRER and rule.kind in COMMISSION_KINDS for rule in rules
     ):
         return None
-    kind, value = (
+    known = getattr(referral, "referrer_commission_terms", None)
+    kind, value = known or (
         Account.objects.filter(pk=referral.referrer_id)
         .values_list("commission_kind", "commission_value")
         .get()
