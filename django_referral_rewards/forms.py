@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -13,7 +14,7 @@ from django.utils.translation import ngettext
 
 from .adapter import user_display_name
 from .assigners import open_redemption_load
-from .enums import VOUCHER_REWARD_KINDS, RewardKind, Unit
+from .enums import VOUCHER_REWARD_KINDS, PayoutMethod, RewardKind, Unit
 from .models import Account, RewardOption
 from .policies import MAX_DAYS, value_error
 from .services.ledger import MAX_AMOUNT
@@ -242,3 +243,73 @@ class RequestRedemptionForm(forms.Form):
         if account is not None and option is not None and option.program_id != account.program_id:
             self.add_error("option", _("This reward belongs to another program than the account."))
         return data
+
+
+class RequestPayoutForm(forms.Form):
+    """Staff asking for a payout of a member's commission for them, for
+    :func:`~django_referral_rewards.services.payouts.request_payout`."""
+
+    account = forms.ModelChoiceField(
+        label=_("Account"),
+        queryset=Account.objects.select_related("member", "program"),
+    )
+    amount = forms.DecimalField(
+        label=_("Amount"),
+        max_digits=14,
+        decimal_places=4,
+        help_text=_(
+            "In the program's currency. It is taken from the member's commission balance "
+            "now, and given back if the payout is cancelled."
+        ),
+    )
+    method = forms.ChoiceField(
+        label=_("Method"), choices=PayoutMethod.choices, initial=PayoutMethod.BANK_TRANSFER
+    )
+    destination = forms.CharField(
+        label=_("Pay to"),
+        max_length=255,
+        required=False,
+        help_text=_("Where to send it: an account number, a postal address for a cheque..."),
+    )
+    #: Makes a double-submitted form act once (the payout's idempotency key).
+    token = forms.CharField(widget=forms.HiddenInput, initial=lambda: uuid.uuid4().hex)
+
+
+class MarkPaidForm(forms.Form):
+    """What staff record when they have paid payouts outside this system."""
+
+    reference = forms.CharField(
+        label=_("Payment reference"),
+        max_length=200,
+        required=False,
+        help_text=_("The bank's reference for the transfer or batch, the cheque number..."),
+    )
+    note = forms.CharField(
+        label=_("Note"), widget=forms.Textarea(attrs={"rows": 3}), required=False
+    )
+
+
+class DateRangeForm(forms.Form):
+    """A date range, both ends optional and included (reports)."""
+
+    start = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start: datetime.date | None = data.get("start")
+        end: datetime.date | None = data.get("end")
+        if start is not None and end is not None and start > end:
+            self.add_error("end", _("The end date is before the start date."))
+        return data
+
+
+class PartnerBalancesForm(DateRangeForm):
+    """The partner balances report: a date range, and whether to list inactive
+    partners too."""
+
+    include_inactive = forms.BooleanField(label=_("Include inactive partners"), required=False)

@@ -183,6 +183,7 @@ def test_program_fulfilment_group_must_exist(admin_client, program):
         "minimum_balance_after_redemption": "0",
         "redemption_approval_threshold": "500",
         "fulfilment_group": "Fitterz",
+        "payout_minimum": "0",
         "metadata": "{}",
         "active": "on",
     }

@@ -28,11 +28,30 @@ COUNTS = {
     "tiers": "SELECT COUNT(*) FROM referral_rewards_tier",
     "options": "SELECT COUNT(*) FROM referral_rewards_rewardoption",
     "redemptions": "SELECT COUNT(*) FROM referral_rewards_redemption",
+    "referrals": "SELECT COUNT(*) FROM referral_rewards_referral",
+    "orders": "SELECT COUNT(*) FROM referral_rewards_order",
+    "shop_orders": "SELECT COUNT(*) FROM shop_shoporder",
+    "grants": "SELECT COUNT(*) FROM referral_rewards_rewardgrant",
+    "payouts": "SELECT COUNT(*) FROM referral_rewards_payout",
+    "payout_events": "SELECT COUNT(*) FROM referral_rewards_payoutevent",
+    "partners": "SELECT COUNT(*) FROM referral_rewards_partner",
+    "professional_referrals": "SELECT COUNT(*) FROM referral_rewards_professionalreferral",
 }
 BALANCES = (
-    "SELECT p.slug, a.points_balance, a.credit_balance, a.commission_balance "
+    "SELECT p.slug, m.name, a.points_balance, a.credit_balance, a.commission_balance "
     "FROM referral_rewards_account a JOIN referral_rewards_program p ON p.id = a.program_id "
-    "ORDER BY p.slug"
+    "JOIN referral_rewards_member m ON m.id = a.member_id "
+    "ORDER BY p.slug, m.name"
+)
+PAYOUTS = (
+    "SELECT m.name, p.amount, p.method, p.status, p.external_reference "
+    "FROM referral_rewards_payout p JOIN referral_rewards_account a ON a.id = p.account_id "
+    "JOIN referral_rewards_member m ON m.id = a.member_id ORDER BY p.requested_at"
+)
+PARTNER_REFERRALS = (
+    "SELECT pa.name, r.direction, COUNT(*) FROM referral_rewards_professionalreferral r "
+    "JOIN referral_rewards_partner pa ON pa.id = r.partner_id "
+    "GROUP BY pa.name, r.direction ORDER BY pa.name, r.direction"
 )
 
 
@@ -61,10 +80,15 @@ def manage(db_path: Path, *args: str) -> str:
     return done.stdout + done.stderr
 
 
-def snapshot(db_path: Path) -> tuple[dict[str, int], list[tuple]]:
+def snapshot(db_path: Path) -> tuple[dict[str, int], list[tuple], list[tuple], list[tuple]]:
     with sqlite3.connect(db_path) as db:
         counts = {name: db.execute(sql).fetchone()[0] for name, sql in COUNTS.items()}
-        return counts, db.execute(BALANCES).fetchall()
+        return (
+            counts,
+            db.execute(BALANCES).fetchall(),
+            db.execute(PAYOUTS).fetchall(),
+            db.execute(PARTNER_REFERRALS).fetchall(),
+        )
 
 
 @EXAMPLE_PROJECT_ONLY
@@ -76,21 +100,57 @@ def test_example_project_seeds_idempotently(tmp_path):
     second_output = manage(db_path, "seed_demo")
 
     assert snapshot(db_path) == first
-    counts, balances = first
+    counts, balances, payouts, partner_referrals = first
     assert counts == {
-        "users": 3,
+        # admin, alice, tech; maya's customers dana, eli and farah.
+        "users": 6,
         "programs": 2,
-        "members": 1,
-        "accounts": 2,
-        "entries": 8,
-        "lots": 6,
+        # The users but admin and tech, and maya (an influencer without a user).
+        "members": 5,
+        "accounts": 6,
+        "entries": 20,
+        "lots": 16,
         "tiers": 8,
         "options": 10,
         "redemptions": 1,
+        "referrals": 3,
+        "orders": 2,
+        "shop_orders": 2,
+        "grants": 12,
+        "payouts": 2,
+        # Requested, approved and paid; requested.
+        "payout_events": 4,
+        "partners": 2,
+        "professional_referrals": 9,
     }
-    # Default program: 500 + 250 - 120 + 300 - 500 (the free diagnostic) points, $15.00
-    # credit, $6.25 commission.
-    assert balances == [("default", 430, 1500, 625), ("shop-b", 80, 0, 0)]
+    assert balances == [
+        # 500 points per referred sign-up; her own terms (10%, replacing the program's
+        # commission rule) on $80.00 and $249.00 first orders: $32.90, less the $20.00
+        # paid and the $10.00 waiting for approval (reserved when it was requested).
+        ("default", "Maya Lopez", 1500, 0, 290),
+        # 500 + 250 - 120 + 300 - 500 (the free diagnostic) points, $15.00 credit, $6.25
+        # commission.
+        ("default", "alice", 430, 1500, 625),
+        # 100 for signing up and a point per dollar of her $80.00 first order.
+        ("default", "dana", 180, 0, 0),
+        ("default", "eli", 349, 0, 0),
+        ("default", "farah", 100, 0, 0),
+        ("shop-b", "alice", 80, 0, 0),
+    ]
+    assert payouts == [
+        ("Maya Lopez", 20, "bank_transfer", "paid", "BATCH-0412-07"),
+        ("Maya Lopez", 10, "bank_transfer", "pending", ""),
+    ]
+    # Northside sent us 3 and got 1 ("They owe us 2"); Harbour 2 and 3 ("We owe them 1").
+    assert partner_referrals == [
+        ("Harbour Device Clinic", "received", 2),
+        ("Harbour Device Clinic", "sent", 3),
+        ("Northside Repair Clinic", "received", 3),
+        ("Northside Repair Clinic", "sent", 1),
+    ]
+    assert "They owe us 2 referrals" in first_output
+    assert "We owe them 1 referral" in first_output
+    assert "2.90 USD of commission available" in first_output
     assert "Created user alice" in first_output
     assert "Created reward rule" in first_output
     assert "Created" not in second_output

@@ -6,6 +6,8 @@ from . import (  # noqa: F401
     ledger,
     loyalty,
     orders,
+    payouts,
+    professional,
     redemptions,
     referrals,
     rewards,

@@ -145,7 +145,7 @@ def form_action(
 def reason_action(
     model_admin: admin.ModelAdmin,
     request: HttpRequest,
-    queryset: QuerySet[Any],
+    queryset: QuerySet[Any] | Iterable[Any],
     *,
     action: str,
     title: Any,

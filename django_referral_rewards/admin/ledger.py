@@ -20,8 +20,18 @@ from ..conf import get_member_model
 from ..enums import Unit
 from ..exceptions import ReferralRewardsError
 from ..forms import AdjustBalanceForm
-from ..models import Account, EarnLot, LedgerEntry, Member, Program, Redemption, RewardOption, Tier
-from ..services import ledger
+from ..models import (
+    Account,
+    EarnLot,
+    LedgerEntry,
+    Member,
+    Payout,
+    Program,
+    Redemption,
+    RewardOption,
+    Tier,
+)
+from ..services import ledger, payouts
 from .granting import can_grant, grant_to_accounts
 from .helpers import changelist_link
 
@@ -99,9 +109,10 @@ class ProgramAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        (_("Commissions and payouts"), {"fields": ["payout_minimum", "payouts_link"]}),
         (_("Advanced"), {"fields": ["metadata"], "classes": ["collapse"]}),
     ]
-    readonly_fields = ["tiers_link", "catalog_link"]
+    readonly_fields = ["tiers_link", "catalog_link", "payouts_link"]
 
     @admin.display(description=_("tiers"))
     def tiers_link(self, obj: Program) -> str:
@@ -116,6 +127,12 @@ class ProgramAdmin(admin.ModelAdmin):
         return changelist_link(
             RewardOption, _("rewards of this program"), program__id__exact=obj.pk
         )
+
+    @admin.display(description=_("payouts"))
+    def payouts_link(self, obj: Program) -> str:
+        if obj.pk is None:
+            return "—"
+        return changelist_link(Payout, _("payouts of this program"), program__id__exact=obj.pk)
 
 
 if get_member_model() is Member:  # a host that swaps the member registers its own admin
@@ -178,11 +195,34 @@ class AccountAdmin(admin.ModelAdmin):
     search_fields = ["member__name", "member__email"]
     ordering = ["member__name", "pk"]  # also for the autocomplete of the grant form
     raw_id_fields = ["member"]
+    fieldsets = [
+        (None, {"fields": ["member", "program", "rewards_links"]}),
+        (
+            _("Points"),
+            {"fields": ["points_balance", "held_points", "lifetime_points", "conversions_count"]},
+        ),
+        (
+            _("Loyalty tier"),
+            {"fields": ["tier", "tier_since", "tier_review_at", "qualifying_spend"]},
+        ),
+        (
+            _("Credit and commission"),
+            {
+                "fields": [
+                    "credit_display",
+                    "commission_display",
+                    "available_commission",
+                    "commission_kind",
+                    "commission_value",
+                    "commission_links",
+                ]
+            },
+        ),
+        (_("Advanced"), {"fields": ["metadata", "created", "modified"], "classes": ["collapse"]}),
+    ]
     readonly_fields = [
         "points_balance",
         "held_points",
-        "credit_balance",
-        "commission_balance",
         "lifetime_points",
         "qualifying_spend",
         "tier",
@@ -190,6 +230,10 @@ class AccountAdmin(admin.ModelAdmin):
         "tier_review_at",
         "conversions_count",
         "rewards_links",
+        "credit_display",
+        "commission_display",
+        "available_commission",
+        "commission_links",
         "created",
         "modified",
     ]
@@ -202,6 +246,30 @@ class AccountAdmin(admin.ModelAdmin):
     @admin.display(description=_("commission"))
     def commission_display(self, obj: Account) -> str:
         return _money(obj, Unit.COMMISSION)
+
+    @admin.display(description=_("commission available for a payout"))
+    def available_commission(self, obj: Account) -> str:
+        if obj.pk is None:
+            return "—"
+        return payouts.money(obj.program, payouts.available(obj))
+
+    @admin.display(description=_("commission and payouts"))
+    def commission_links(self, obj: Account) -> str:
+        if obj.pk is None:
+            return "—"
+        return format_html(
+            '{} · {} · <a href="{}?account={}">{}</a>',
+            changelist_link(
+                LedgerEntry,
+                _("commission entries"),
+                account__id__exact=obj.pk,
+                unit__exact=Unit.COMMISSION,
+            ),
+            changelist_link(Payout, _("payouts"), account__id__exact=obj.pk),
+            reverse("admin:referral_rewards_payout_add"),
+            obj.pk,
+            _("request a payout"),
+        )
 
     @admin.display(description=_("ledger"))
     def ledger_link(self, obj: Account) -> str:

@@ -2,7 +2,8 @@
 
 Run with ``python example_project/manage.py test example_project.shop`` (the package's
 test suite runs them too: ``tests/test_build_smoke.py``). The data is what ``seed_demo``
-makes: alice, her personal code and the default program's reward rules.
+makes: alice, her personal code and the default program's reward rules; the influencer
+Maya with her payouts, and the partner clinics.
 """
 
 from __future__ import annotations
@@ -15,9 +16,18 @@ from django.core.management import call_command
 from django.test import TestCase, override_settings
 from django.urls import reverse
 
-from django_referral_rewards.enums import GrantStatus, ReferralStatus, VoucherStatus
+from django_referral_rewards.enums import (
+    GrantStatus,
+    PayoutStatus,
+    ReferralStatus,
+    VoucherStatus,
+)
+from django_referral_rewards.exceptions import InsufficientBalance, PayoutBelowMinimum
 from django_referral_rewards.models import (
+    Account,
     Order,
+    Payout,
+    Program,
     Redemption,
     Referral,
     ReferralCode,
@@ -25,7 +35,8 @@ from django_referral_rewards.models import (
     RewardOption,
     Voucher,
 )
-from django_referral_rewards.services import accounts, codes, ledger
+from django_referral_rewards.resources import export_payouts
+from django_referral_rewards.services import accounts, codes, ledger, payouts, professional
 
 from .models import ShopOrder
 
@@ -170,7 +181,7 @@ class ReferralFlowTests(TestCase):
     def test_sign_up_without_a_code(self):
         response = self.sign_up()
         self.assertRedirects(response, REWARDS)
-        assert not Referral.objects.exists()
+        assert not Referral.objects.filter(referred__member__user__username="bob").exists()
         assert self.refresh_alice().points_balance == self.alice_points
 
     def test_invalid_code_is_a_form_error_and_creates_no_user(self):
@@ -342,3 +353,88 @@ class LoyaltyTests(TestCase):
         self.assertContains(response, "Battery replacement: ")
         assert ledger.balance(self.alice_account) == before
         assert not Redemption.objects.filter(option=option).exists()
+
+
+class PayoutDemoTests(TestCase):
+    """The seeded influencer, her commission and payouts, and the partner clinics."""
+
+    @classmethod
+    def setUpTestData(cls) -> None:
+        call_command("seed_demo", stdout=StringIO())
+        cls.admin = User.objects.get(username="admin")
+        cls.maya = Account.objects.select_related("program", "member").get(
+            member__email="maya@example.com"
+        )
+        cls.waiting = Payout.objects.get(account=cls.maya, status=PayoutStatus.PENDING)
+
+    def test_the_influencer_earns_her_own_terms_instead_of_the_rule(self):
+        assert self.maya.member.user is None
+        assert (self.maya.commission_kind, self.maya.commission_value) == ("commission_percent", 10)
+        assert Referral.objects.filter(referrer=self.maya).count() == 3
+        commissions = RewardGrant.objects.filter(account=self.maya, kind="commission_percent")
+        assert sorted(grant.value for grant in commissions) == [Decimal("8"), Decimal("24.9")]
+        assert {grant.rule for grant in commissions} == {None}  # not the 10% rule
+        assert all(grant.status == GrantStatus.RELEASED for grant in commissions)
+        # $32.90 earned, $20.00 paid, $10.00 reserved by the waiting request.
+        assert payouts.available(self.maya) == Decimal("2.90")
+
+    def test_a_second_request_is_refused_and_takes_nothing(self):
+        # Django's test runner runs these tests (python demo.py's venv has no pytest).
+        with self.assertRaises(PayoutBelowMinimum):  # noqa: PT027
+            payouts.request_payout(self.maya, amount=Decimal("2.90"), method="bank_transfer")
+        with self.assertRaises(InsufficientBalance):  # noqa: PT027
+            payouts.request_payout(self.maya, amount=Decimal("12.00"), method="cash")
+        assert Payout.objects.filter(account=self.maya).count() == 2
+        assert ledger.balance(self.maya, unit="commission") == 290
+
+    def test_the_waiting_payout_is_approved_exported_and_paid(self):
+        payouts.approve_payout(self.waiting, by=self.admin)
+        batch = export_payouts(Payout.objects.filter(status=PayoutStatus.APPROVED))
+        lines = batch.strip().splitlines()
+        assert len(lines) == 2  # the header and Maya's payout
+        assert "Maya Lopez" in lines[1] and "10.00" in lines[1] and "bank_transfer" in lines[1]
+        payouts.mark_paid(self.waiting, by=self.admin, reference="BATCH-0419-02")
+        assert self.waiting.status == PayoutStatus.PAID
+        paid = export_payouts(Payout.objects.filter(status=PayoutStatus.PAID))
+        assert "BATCH-0412-07" in paid and "BATCH-0419-02" in paid
+        assert ledger.balance(self.maya, unit="commission") == 290
+
+    def test_cancelling_the_waiting_payout_returns_the_amount(self):
+        payouts.cancel_payout(self.waiting, by=self.admin, reason="Asked for cash instead")
+        assert ledger.balance(self.maya, unit="commission") == 1290
+
+    def test_partner_balances(self):
+        assert [(row.partner.name, row.description) for row in professional.balances()] == [
+            ("Northside Repair Clinic", "They owe us 2 referrals"),
+            ("Harbour Device Clinic", "We owe them 1 referral"),
+        ]
+
+
+class SeedAgainTests(TestCase):
+    """``python demo.py`` seeds on every start, after visitors have used the site."""
+
+    def test_a_visitor_named_like_a_seeded_customer_is_left_alone(self):
+        User.objects.create_user(username="dana", password="s3cret-pass-123")
+        output = StringIO()
+        call_command("seed_demo", stdout=output)
+        assert "User dana exists and was not referred by Maya Lopez; left alone." in (
+            output.getvalue()
+        )
+        assert not Referral.objects.filter(referred__member__user__username="dana").exists()
+        maya = Account.objects.get(member__email="maya@example.com")
+        assert Referral.objects.filter(referrer=maya).count() == 2
+        assert not ShopOrder.objects.filter(customer__username="dana").exists()
+        # eli's $24.90 covers the $20.00 payout, not the $10.00 one as well.
+        assert "Maya Lopez's payout left out: 4.90 USD of commission is available" in (
+            output.getvalue()
+        )
+        assert [payout.status for payout in Payout.objects.filter(account=maya)] == ["paid"]
+        call_command("seed_demo", stdout=StringIO())  # and again
+        assert Payout.objects.filter(account=maya).count() == 1
+
+    def test_staff_raising_the_payout_minimum_does_not_break_the_seed(self):
+        call_command("seed_demo", stdout=StringIO())
+        Program.objects.filter(slug="default").update(payout_minimum=Decimal("50.00"))
+        call_command("seed_demo", stdout=StringIO())
+        assert Payout.objects.count() == 2
+        assert Program.objects.get(slug="default").payout_minimum == Decimal("50.00")

@@ -1,12 +1,20 @@
 """``python example_project/manage.py seed_demo``: demo users, accounts, ledger entries,
 the default program's referral reward rules, loyalty tiers and reward catalog (in both
-programs), alice's referral code and a redemption waiting for the technician.
+programs), alice's referral code, a redemption waiting for the technician, an influencer
+with her own commission terms, her referred customers and her payouts (one paid, one
+waiting for approval), and two partner clinics with professional referrals.
 
 Idempotent: running it again creates no duplicates. Users, programs and reward rules
 (by name) are looked up before they are created, alice's personal code is created once,
 tiers and catalog options (by name) are looked up too, and every ledger entry and
 redemption carries an idempotency key, so the services return what was written the first
-time instead of writing another.
+time instead of writing another. The influencer (by e-mail), her customers' shop orders
+(by number), the partners (by name) and their referrals (by reference) are looked up
+too; the host events are idempotent (a sign-up or an order id sent again has no second
+effect); a payout is looked up by its idempotency key before it is requested, and
+approved or marked paid only while it is still waiting for that step. A visitor who
+signed up on the demo site with a seeded customer's username is left alone, and a payout
+the influencer's commission does not cover is left out, with a warning.
 """
 
 from __future__ import annotations
@@ -21,17 +29,47 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from django_referral_rewards.conf import get_member_model
 from django_referral_rewards.enums import (
     Beneficiary,
+    CommissionKind,
+    MemberKind,
     OptionKind,
+    PartnerKind,
+    PayoutMethod,
+    PayoutStatus,
+    ReferralDirection,
     RewardKind,
     RewardTrigger,
     TierBasis,
     TierWindow,
     VoucherKind,
 )
-from django_referral_rewards.models import Program, RewardOption, RewardRule, Tier
-from django_referral_rewards.services import accounts, codes, ledger, redemptions, tiers
+from django_referral_rewards.exceptions import InsufficientBalance, PayoutBelowMinimum
+from django_referral_rewards.models import (
+    Account,
+    Partner,
+    Payout,
+    ProfessionalReferral,
+    Program,
+    Referral,
+    RewardOption,
+    RewardRule,
+    Tier,
+)
+from django_referral_rewards.services import (
+    accounts,
+    codes,
+    events,
+    ledger,
+    payouts,
+    professional,
+    redemptions,
+    tiers,
+)
+
+from ... import catalog
+from ...models import ShopOrder
 
 #: username -> (password, is_staff, is_superuser); printed by demo.py as well.
 LOGINS = {
@@ -119,9 +157,76 @@ CATALOG = {
     ),
 }
 
+#: The default program's smallest payout.
+PAYOUT_MINIMUM = Decimal("10.00")
+
+#: An influencer who never logs in (a member without a user) and is paid her own
+#: commission terms: 10% of each referred customer's first order, instead of the
+#: program's commission rule.
+INFLUENCER = {
+    "name": "Maya Lopez",
+    "email": "maya@example.com",
+    "phone": "+1 555 0100",
+    "kind": MemberKind.INFLUENCER,
+}
+INFLUENCER_COMMISSION = (CommissionKind.PERCENT, Decimal("10"))
+
+#: The customers she referred: username -> (signed up N days ago, first order or None as
+#: (shop order number, product sku, N days ago)). Two converted: 10% of $80.00 and of
+#: $249.00 is $32.90 of commission; the third has not ordered yet.
+INFLUENCER_CUSTOMERS = {
+    "dana": (45, ("SO-SEED-0001", "grinder", 44)),
+    "eli": (40, ("SO-SEED-0002", "espresso", 38)),
+    "farah": (3, None),
+}
+
+#: Her payouts, by idempotency key: (amount, requested N days ago, how far it went, the
+#: bank's reference once paid). $32.90 earned - $20.00 paid - $10.00 waiting leaves
+#: $2.90, below the minimum.
+INFLUENCER_PAYOUTS = {
+    "seed-demo:maya-payout-1": (Decimal("20.00"), 30, PayoutStatus.PAID, "BATCH-0412-07"),
+    "seed-demo:maya-payout-2": (Decimal("10.00"), 2, PayoutStatus.PENDING, ""),
+}
+INFLUENCER_BANK_ACCOUNT = "First Example Bank, routing 011000015, account 000123456789"
+
+#: Partner clinics we exchange customers with (professional referrals: no rewards).
+PARTNERS = {
+    "Northside Repair Clinic": {
+        "kind": PartnerKind.CLINIC,
+        "specialty": "Espresso machines",
+        "contact_name": "Sam Okafor",
+        "email": "sam@northside-repair.example.com",
+        "phone": "+1 555 0142",
+    },
+    "Harbour Device Clinic": {
+        "kind": PartnerKind.CLINIC,
+        "specialty": "Board-level repair",
+        "contact_name": "Lena Petrov",
+        "email": "lena@harbour-devices.example.com",
+        "phone": "+1 555 0199",
+    },
+}
+
+#: (partner, direction, N days ago, reference, reason). The balance is received - sent:
+#: Northside 3 - 1, "They owe us 2 referrals"; Harbour 2 - 3, "We owe them 1 referral".
+PROFESSIONAL_REFERRALS = [
+    ("Northside Repair Clinic", ReferralDirection.RECEIVED, 60, "C-2041", "Grinder tune-up"),
+    ("Northside Repair Clinic", ReferralDirection.SENT, 41, "C-2077", "Boiler descaling"),
+    ("Northside Repair Clinic", ReferralDirection.RECEIVED, 20, "C-2102", "Grinder burrs"),
+    ("Northside Repair Clinic", ReferralDirection.RECEIVED, 6, "C-2130", "Pump replacement"),
+    ("Harbour Device Clinic", ReferralDirection.SENT, 52, "C-2050", "Logic board repair"),
+    ("Harbour Device Clinic", ReferralDirection.RECEIVED, 33, "C-2088", "Espresso machine"),
+    ("Harbour Device Clinic", ReferralDirection.SENT, 25, "C-2095", "Water damage"),
+    ("Harbour Device Clinic", ReferralDirection.SENT, 9, "C-2121", "Screen and battery"),
+    ("Harbour Device Clinic", ReferralDirection.RECEIVED, 4, "C-2133", "Grinder motor"),
+]
+
 
 class Command(BaseCommand):
-    help = "Create the example project's demo users, programs, accounts and ledger entries."
+    help = (
+        "Create the example project's demo users, programs, accounts, ledger entries, "
+        "payouts and partners."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         with transaction.atomic():
@@ -135,6 +240,8 @@ class Command(BaseCommand):
                 self.loyalty(program)
             alice_code = codes.get_or_create_personal_code(users["alice"])
             self.redeem(users["alice"], default)
+            influencer = self.influencer(default, admin=users["admin"])
+            self.partners(admin=users["admin"])
         alice = users["alice"]
         for program in (None, "shop-b"):
             account = accounts.get_or_create_account(alice, program=program)
@@ -143,6 +250,12 @@ class Command(BaseCommand):
                 f"{account.program.from_minor(ledger.balance(account, unit='credit'))} credit, "
                 f"{account.program.from_minor(ledger.balance(account, unit='commission'))} "
                 "commission"
+            )
+        self.report_influencer(influencer)
+        for row in professional.balances():
+            self.stdout.write(
+                f"partner {row.partner.name}: sent {row.sent}, received {row.received}: "
+                f"{row.description}"
             )
         self.stdout.write(self.style.SUCCESS("Demo data is in place."))
         self.stdout.write(
@@ -154,7 +267,16 @@ class Command(BaseCommand):
             "     and a second one with the voucher from /rewards/;\n"
             "  4. log in as alice / alice and open /rewards/ to see her rewards, tier and\n"
             "     the catalog; her free diagnostic waits for tech / tech in the admin\n"
-            "     (Redemptions: Fulfil…)."
+            "     (Redemptions: Fulfil…).\n"
+            "\nPayouts and partners (log in to /admin/ as admin / admin):\n"
+            "  * Payouts: Maya Lopez's $10.00 bank transfer waits for approval: approve it,\n"
+            "    download the bank batch (Export CSV for a bank batch), then mark it paid;\n"
+            "    or cancel it, and the amount goes back to her commission. Her $20.00\n"
+            "    payout is paid;\n"
+            "  * Accounts: Maya Lopez's own terms (10% of each referred customer's first\n"
+            "    order), her commission and its ledger entries;\n"
+            "  * Partners: referrals sent and received, who owes whom, and the balances\n"
+            "    report."
         )
 
     def user(self, username: str, password: str, is_staff: bool, is_superuser: bool) -> Any:
@@ -302,4 +424,147 @@ class Command(BaseCommand):
         account_b = accounts.get_or_create_account(alice, program=shop_b)
         ledger.credit(
             account_b, 80, reason="Welcome bonus (Shop B)", idempotency_key="seed-demo:shop-b"
+        )
+
+    def influencer(self, program: Program, *, admin: Any) -> Account:
+        """Maya, an influencer without a user, with her own commission terms (10%), her
+        personal code, three referred customers (two with a first order) and two payouts:
+        one paid by bank transfer, one waiting for approval. The events are dated in the
+        past, as they would have happened."""
+        Program.objects.filter(pk=program.pk, payout_minimum=0).update(
+            payout_minimum=PAYOUT_MINIMUM
+        )
+        Member = get_member_model()
+        member = Member._default_manager.filter(
+            email=INFLUENCER["email"], user__isnull=True
+        ).first()
+        if member is None:
+            member = Member._default_manager.create(**INFLUENCER)
+            self.stdout.write(f"Created influencer {member.name} (no user account).")
+        account = accounts.get_or_create_account(member, program=program)
+        kind, value = INFLUENCER_COMMISSION
+        Account.objects.filter(pk=account.pk, commission_kind="").update(
+            commission_kind=kind, commission_value=value
+        )
+        code = codes.get_or_create_personal_code(account)
+        now = timezone.now()
+        User = get_user_model()
+        for username, (signed_up, order) in INFLUENCER_CUSTOMERS.items():
+            customer = User._default_manager.filter(username=username).first()
+            if customer is None:
+                # No password: a customer of the shop, not a demo login.
+                customer = User._default_manager.create_user(
+                    username=username, email=f"{username}@example.com", password=None
+                )
+                self.stdout.write(f"Created customer {username}, referred by {member.name}.")
+            elif not Referral.objects.filter(
+                referrer=account, referred__member__user=customer
+            ).exists():
+                # Someone signed up with this name on the demo site: not hers to refer.
+                self.stdout.write(
+                    self.style.WARNING(
+                        f"User {username} exists and was not referred by {member.name}; left alone."
+                    )
+                )
+                continue
+            events.customer_signed_up(
+                customer, code=code.code, program=program, now=now - timedelta(days=signed_up)
+            )
+            if order is not None:
+                self.shop_order(customer, program, *order, now=now)
+        for key, (amount, requested, status, reference) in INFLUENCER_PAYOUTS.items():
+            # Looked up first: staff may have raised the minimum since the first seed,
+            # and the request would be refused before its key is replayed.
+            payout = Payout.objects.filter(idempotency_key=key).first()
+            if payout is None:
+                try:
+                    payout = payouts.request_payout(
+                        account,
+                        amount=amount,
+                        method=PayoutMethod.BANK_TRANSFER,
+                        destination=INFLUENCER_BANK_ACCOUNT,
+                        idempotency_key=key,
+                        now=now - timedelta(days=requested),
+                    )
+                except (InsufficientBalance, PayoutBelowMinimum) as exc:
+                    # Less commission than planned (a customer left alone above), or
+                    # a minimum staff raised: the demo goes on without this payout.
+                    self.stdout.write(
+                        self.style.WARNING(f"{member.name}'s payout left out: {exc.message}")
+                    )
+                    continue
+            if status == PayoutStatus.PENDING:
+                continue
+            if payout.status == PayoutStatus.PENDING:
+                payouts.approve_payout(payout, by=admin, now=now - timedelta(days=requested - 1))
+            if status == PayoutStatus.PAID and payout.status == PayoutStatus.APPROVED:
+                payouts.mark_paid(
+                    payout,
+                    by=admin,
+                    reference=reference,
+                    note="Paid with the weekly bank batch.",
+                    now=now - timedelta(days=requested - 2),
+                )
+        account.refresh_from_db()
+        return account
+
+    def shop_order(
+        self, customer: Any, program: Program, number: str, sku: str, days_ago: int, *, now: Any
+    ) -> None:
+        """The shop's order (looked up by its number) and the ``order_completed`` event
+        (idempotent per order id)."""
+        product = catalog.PRODUCTS[sku]
+        placed_at = now - timedelta(days=days_ago)
+        order, created = ShopOrder.objects.get_or_create(
+            number=number,
+            defaults={
+                "customer": customer,
+                "product": product.name,
+                "subtotal": product.price,
+                "total": product.price,
+            },
+        )
+        if created:
+            ShopOrder.objects.filter(pk=order.pk).update(created_at=placed_at)
+        events.order_completed(
+            customer, order.number, order.total, program=program, occurred_at=placed_at
+        )
+
+    def partners(self, *, admin: Any) -> None:
+        """Two partner clinics and the customers we sent them and they sent us."""
+        today = timezone.localdate()
+        by_name = {}
+        for name, fields in PARTNERS.items():
+            by_name[name], created = Partner.objects.get_or_create(name=name, defaults=fields)
+            if created:
+                self.stdout.write(f"Created partner {name}.")
+        for name, direction, days_ago, reference, reason in PROFESSIONAL_REFERRALS:
+            partner = by_name[name]
+            if ProfessionalReferral.objects.filter(partner=partner, reference=reference).exists():
+                continue
+            professional.record_referral(
+                partner,
+                direction=direction,
+                date=today - timedelta(days=days_ago),
+                reference=reference,
+                reason=reason,
+                created_by=admin,
+            )
+
+    def report_influencer(self, account: Account) -> None:
+        program = account.program
+        code = codes.get_or_create_personal_code(account)
+
+        def total(status: str) -> str:
+            amounts = Payout.objects.filter(account=account, status=status).values_list(
+                "amount", flat=True
+            )
+            return payouts.money(program, sum(amounts, Decimal(0)))
+
+        self.stdout.write(
+            f"{account.member} (influencer, code {code.code}, 10% of first orders) @ "
+            f"{program}: {payouts.money(program, payouts.available(account))} of commission "
+            f"available, {total(PayoutStatus.PAID)} paid out, {total(PayoutStatus.PENDING)} "
+            f"waiting for approval (minimum payout "
+            f"{payouts.money(program, program.payout_minimum)})"
         )
