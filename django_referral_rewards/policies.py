@@ -299,10 +299,13 @@ class DefaultRewardPolicy(RewardPolicy):
 
     def replaced_by_own_terms(self, rule: RewardRule, context: RewardContext) -> bool:
         """Whether ``rule`` is a commission for a referrer who has their own terms."""
+        terms = context.referrer_commission
         return (
-            context.referrer_commission is not None
+            terms is not None
             and rule.beneficiary == Beneficiary.REFERRER
             and rule.kind in COMMISSION_KINDS
+            # Defective terms (saved around ``clean()``) replace nothing.
+            and not commission_terms_errors(terms.kind, terms.value)
         )
 
     def value(self, rule: RewardRule, context: RewardContext) -> Decimal:

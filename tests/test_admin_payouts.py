@@ -394,7 +394,9 @@ def test_send_pays_through_the_backend_and_reports_failures(admin_client, admin_
     assert (fresh(retry).attempts, fresh(retry).last_error) == (2, "")
     # A payout left being sent by a crash is sent again (the same submission key).
     stuck = payouts.approve_payout(ask(earner, "10"), by=admin_user)
-    Payout.objects.filter(pk=stuck.pk).update(status="processing", attempts=1)
+    Payout.objects.filter(pk=stuck.pk).update(
+        status="processing", attempts=1, submitted_at=timezone.now() - dt.timedelta(hours=1)
+    )
     steps = admin_client.get(change(stuck)).context["payout_steps"]
     assert [name for name, _ in steps] == ["mark_paid", "send"]
     assert "Sent and paid 1 payout." in messages_of(act(admin_client, "send", [stuck]))

@@ -9,10 +9,12 @@ import pytest
 
 from django_referral_rewards.models import Campaign, Program, RewardRule
 from django_referral_rewards.policies import (
+    CommissionTerms,
     DefaultRewardPolicy,
     ProgramTerms,
     RewardContext,
     RewardPolicy,
+    commission_terms_errors,
     make_key,
     rule_errors,
 )
@@ -185,6 +187,142 @@ def test_long_keys_are_hashed_to_fit():
     assert make_key("a", 1) == "a:1"
 
 
+# --- a referrer's own commission terms ---------------------------------------------------
+
+PERCENT_TERMS = CommissionTerms(kind="commission_percent", value=Decimal(10))
+FIXED_TERMS = CommissionTerms(kind="commission_fixed", value=Decimal("25"))
+ORDER = {
+    "triggers": frozenset({"first_order", "every_order"}),
+    "order_amount": Decimal("80.00"),
+    "source": "order:A1",
+}
+
+
+def test_percent_terms_pay_on_the_first_order():
+    (grant,) = decide([], referrer_commission=PERCENT_TERMS, **ORDER)
+    assert (grant.account_id, grant.kind, grant.value, grant.trigger) == (
+        1,
+        "commission_percent",
+        Decimal("8.00"),
+        "first_order",
+    )
+    assert grant.rule is None and grant.source == "terms"
+    assert grant.release_at == NOW + dt.timedelta(days=14)  # the program's hold days
+    assert grant.idempotency_key == "commission-terms:7:first_order:order:A1"
+    assert grant.reason == "Commission for a referred customer's first order"
+    assert grant.explanation == {
+        "commission_terms": "commission_percent",
+        "commission_value": "10",
+        "trigger": "first_order",
+        "event": "order:A1",
+        "beneficiary": "referrer",
+        "order_amount": "80.00",
+    }
+
+
+def test_fixed_terms_pay_their_amount_rounded_to_the_currency():
+    (grant,) = decide([], referrer_commission=FIXED_TERMS, **ORDER)
+    assert (grant.kind, str(grant.value)) == ("commission_fixed", "25.00")
+    yen = ProgramTerms(currency="JPY", decimal_places=0, hold_days=0)
+    terms = CommissionTerms(kind="commission_fixed", value=Decimal("500"))
+    (grant,) = decide([], referrer_commission=terms, terms=yen, **ORDER)
+    assert (str(grant.value), grant.release_at) == ("500", NOW)
+
+
+def test_percent_terms_round_half_up_and_skip_nothing():
+    fields = {**ORDER, "order_amount": Decimal("99.95")}
+    (grant,) = decide([], referrer_commission=PERCENT_TERMS, **fields)
+    assert grant.value == Decimal("10.00")
+    tiny = {**ORDER, "order_amount": Decimal("0.04")}
+    assert decide([], referrer_commission=PERCENT_TERMS, **tiny) == []
+
+
+@pytest.mark.parametrize(
+    "triggers", [{"every_order"}, {"signup"}, {"activation"}, {"every_order", "activation"}]
+)
+def test_own_terms_pay_only_on_the_first_order(triggers):
+    fields = {**ORDER, "triggers": frozenset(triggers)}
+    assert decide([], referrer_commission=PERCENT_TERMS, conversion_number=1, **fields) == []
+
+
+def test_own_terms_replace_the_programs_referrer_commission_rules_only():
+    rules = [
+        rule(1, trigger="first_order", kind="commission_percent", value=Decimal(5)),
+        rule(2, trigger="every_order", kind="commission_fixed", value=Decimal(3)),
+        rule(3, trigger="milestone", nth=1, kind="commission_fixed", value=Decimal(50)),
+        rule(4, trigger="first_order", kind="points", value=Decimal(100)),
+        rule(5, trigger="first_order", beneficiary="referee", kind="commission_fixed"),
+        rule(6, trigger="first_order", kind="voucher_percent", value=Decimal(15)),
+    ]
+    with_terms = decide(rules, referrer_commission=PERCENT_TERMS, conversion_number=1, **ORDER)
+    assert [(g.rule.pk if g.rule else "terms", g.account_id) for g in with_terms] == [
+        (4, 1),
+        (5, 2),
+        (6, 1),
+        ("terms", 1),
+    ]
+    # Without terms, the program's commission rules pay.
+    without = decide(rules, conversion_number=1, **ORDER)
+    assert sorted(g.rule.pk for g in without) == [1, 2, 3, 4, 5, 6]
+
+
+def test_own_terms_replace_campaign_commission_rules_too():
+    rules = [
+        rule(1, trigger="first_order", kind="commission_percent", value=Decimal(5)),
+        rule(2, trigger="first_order", kind="commission_fixed", campaign_id=9),
+        rule(3, trigger="first_order", kind="points", campaign_id=9),
+    ]
+    chosen = decide(rules, referrer_commission=FIXED_TERMS, campaign_id=9, **ORDER)
+    assert [(g.rule.pk if g.rule else g.source, g.value) for g in chosen] == [
+        (3, Decimal(100)),
+        ("terms", Decimal("25.00")),
+    ]
+
+
+def test_own_terms_need_a_referrer_in_good_standing():
+    assert decide([], referrer_commission=PERCENT_TERMS, referrer_id=None, **ORDER) == []
+    for status in ("expired", "rejected", "cancelled", "review"):
+        assert decide([], referrer_commission=PERCENT_TERMS, referral_status=status, **ORDER) == []
+    (grant,) = decide([], referrer_commission=PERCENT_TERMS, referral_status="converted", **ORDER)
+    assert grant.value == Decimal("8.00")
+
+
+@pytest.mark.parametrize(
+    "terms",
+    [
+        CommissionTerms(kind="commission_percent", value=Decimal(150)),
+        CommissionTerms(kind="commission_fixed", value=Decimal(0)),
+        CommissionTerms(kind="commission_fixed", value=Decimal(-5)),
+        CommissionTerms(kind="points", value=Decimal(100)),
+    ],
+)
+def test_defective_terms_are_never_acted_on(terms):
+    grants = decide([], referrer_commission=terms, **ORDER)
+    assert [g for g in grants if g.source == "terms"] == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "errors"),
+    [
+        ("", None, {}),
+        ("commission_percent", Decimal(10), {}),
+        ("commission_percent", Decimal(100), {}),
+        ("commission_fixed", Decimal("12.50"), {}),
+        ("", Decimal(10), {"commission_kind": "Choose the kind of commission"}),
+        ("commission_percent", None, {"commission_value": "Enter the commission value"}),
+        ("points", Decimal(10), {"commission_kind": "Choose a percentage or a fixed"}),
+        ("commission_percent", Decimal("100.01"), {"commission_value": "cannot exceed 100"}),
+        ("commission_fixed", Decimal(0), {"commission_value": "more than zero"}),
+        ("commission_percent", Decimal(-1), {"commission_value": "more than zero"}),
+    ],
+)
+def test_commission_terms_errors(kind, value, errors):
+    found = commission_terms_errors(kind, value)
+    assert found.keys() == errors.keys()
+    for field, message in errors.items():
+        assert message in found[field]
+
+
 # --- rule validation (rule_errors reads the program/campaign, so these use the DB) -----
 
 
@@ -250,3 +388,29 @@ def test_valid_rules_have_no_errors(program):
     )
     assert rule_errors(candidate) == {}
     candidate.full_clean()
+
+
+@pytest.mark.django_db
+def test_commission_terms_are_checked_against_the_currency(program):
+    assert (
+        "2 decimal places"
+        in commission_terms_errors("commission_fixed", Decimal("1.555"), program)[
+            "commission_value"
+        ]
+    )
+    yen = Program.objects.create(slug="yen", name="Yen", currency="JPY", currency_decimal_places=0)
+    assert (
+        "JPY amounts have at most 0 decimal places"
+        in commission_terms_errors("commission_fixed", Decimal("10.5"), yen)["commission_value"]
+    )
+    assert commission_terms_errors("commission_fixed", Decimal("10"), yen) == {}
+    # A percentage is not an amount of the currency.
+    assert commission_terms_errors("commission_percent", Decimal("7.5"), yen) == {}
+
+
+def test_defective_own_terms_leave_the_programs_commission_rules_in_place():
+    """Terms saved around ``clean()`` (150%) pay nothing themselves and replace nothing."""
+    commission = rule(1, trigger="first_order", kind="commission_percent", value=Decimal(10))
+    defective = CommissionTerms("commission_percent", Decimal(150))
+    grants = decide([commission], referrer_commission=defective, **ORDER)
+    assert [(g.rule, g.value) for g in grants] == [(commission, Decimal("8.00"))]  # 10% of 80

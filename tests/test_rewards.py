@@ -18,6 +18,7 @@ from django_referral_rewards.exceptions import (
 )
 from django_referral_rewards.models import (
     Account,
+    Campaign,
     LedgerEntry,
     Referral,
     RewardGrant,
@@ -441,3 +442,189 @@ def test_revenue_is_taken_back_only_from_orders_that_counted(program):
     events.order_refunded(newcomer, "A1")
     referral.refresh_from_db()
     assert referral.referred_revenue == Decimal(0)
+
+
+# --- members' own commission terms -------------------------------------------------------
+
+
+def with_terms(program, terms: str, value, *, kind: str = "influencer") -> Account:
+    """A member without a user (an influencer, a partner) with their own commission
+    ``terms`` of ``value``."""
+    member = testing.make_member(user=False, name="Ina Influencer", kind=kind)
+    account = testing.make_account(member, program=program)
+    account.commission_kind, account.commission_value = terms, Decimal(value)
+    account.full_clean()
+    account.save()
+    return account
+
+
+def refer(program, referrer: Account, code: str | None = None, *, now=None):
+    code = code or codes.get_or_create_personal_code(referrer.member, program=program).code
+    customer = testing.make_user()
+    events.customer_signed_up(customer, code=code, program=program, now=now)
+    return customer
+
+
+def commission_of(account: Account) -> int:
+    return ledger.balance(Account.objects.get(pk=account.pk), unit=Unit.COMMISSION)
+
+
+@pytest.mark.django_db
+def test_percent_terms_pay_on_the_first_order_after_the_hold(program, now):
+    program.hold_days = 7
+    program.save()
+    influencer = with_terms(program, "commission_percent", 10)
+    customer = refer(program, influencer, now=now)
+
+    events.order_completed(customer, "A1", Decimal("80.00"), occurred_at=now)
+    events.order_completed(customer, "A2", Decimal("50.00"), occurred_at=now + days(1))
+
+    grant = RewardGrant.objects.get(account=influencer)  # the first order only
+    assert (grant.source, grant.rule, grant.kind, grant.value, grant.trigger) == (
+        "terms",
+        None,
+        "commission_percent",
+        Decimal("8.00"),
+        "first_order",
+    )
+    assert (grant.status, grant.release_at) == (GrantStatus.HELD, now + days(7))
+    assert grant.order.order_id == "A1"
+    assert grant.explanation["commission_terms"] == "commission_percent"
+    assert grant.explanation["commission_value"] == "10.0000"
+    assert grant.explanation["order_amount"] == "80.00"
+    assert commission_of(influencer) == 0
+
+    assert rewards.release_due(now=now + days(6)).released == 0
+    assert commission_of(influencer) == 0
+    assert rewards.release_due(now=now + days(7)).released == 1
+    assert commission_of(influencer) == 800
+    entry = RewardGrant.objects.get(pk=grant.pk).entry
+    assert (entry.unit, entry.kind, entry.amount) == ("commission", "earn", 800)
+    assert testing.ledger_is_consistent(Account.objects.get(pk=influencer.pk))
+
+
+@pytest.mark.django_db
+def test_fixed_terms_pay_per_converted_customer(program):
+    partner = with_terms(program, "commission_fixed", "12.50", kind="partner")
+    for n in range(3):
+        customer = refer(program, partner)
+        if n < 2:
+            events.order_completed(customer, f"A{n}", Decimal("1.00"))
+    assert commission_of(partner) == 2 * 1250
+    assert RewardGrant.objects.filter(account=partner, source="terms").count() == 2
+
+
+@pytest.mark.django_db
+def test_own_terms_replace_commission_rules_but_not_other_rewards(program, now):
+    program.hold_days = 0
+    program.save()
+    add_rule(program, trigger="first_order", kind="commission_percent", value=Decimal(5))
+    add_rule(program, trigger="every_order", kind="commission_fixed", value=Decimal(2))
+    add_rule(program, trigger="first_order", kind="points", value=Decimal(100))
+    add_rule(
+        program,
+        trigger="signup",
+        beneficiary="referee",
+        kind="voucher_percent",
+        value=Decimal(15),
+    )
+    campaign = Campaign.objects.create(
+        program=program, name="Spring", slug="spring", starts_at=now - days(1)
+    )
+    # The campaign's rules replace the program's first-order rules on its code.
+    for kind, value in (("commission_fixed", 30), ("points", 300)):
+        add_rule(program, campaign=campaign, trigger="first_order", kind=kind, value=Decimal(value))
+    influencer = with_terms(program, "commission_fixed", 10)
+    spring = codes.create_code("INASPRING25", campaign=campaign, owner=influencer)
+    plain = testing.make_account(program=program)  # no terms: the rules pay
+
+    for referrer, code in ((influencer, None), (influencer, spring.code), (plain, None)):
+        customer = refer(program, referrer, code)
+        events.order_completed(customer, f"order-{customer.pk}", Decimal("100.00"))
+        assert Voucher.objects.filter(account__member__user=customer).count() == 1
+
+    mine = RewardGrant.objects.filter(account=influencer)
+    assert sorted((g.source, g.kind, g.value) for g in mine) == [
+        ("rule", "points", Decimal(100)),
+        ("rule", "points", Decimal(300)),
+        ("terms", "commission_fixed", Decimal("10.00")),
+        ("terms", "commission_fixed", Decimal("10.00")),
+    ]
+    assert commission_of(influencer) == 2000
+    assert ledger.balance(Account.objects.get(pk=influencer.pk)) == 400
+    # The member without terms earns the program's commission rules.
+    assert commission_of(plain) == 500 + 200
+    assert not RewardGrant.objects.filter(account=plain, source="terms").exists()
+
+
+@pytest.mark.django_db
+def test_a_refund_takes_own_terms_commission_back_like_a_rule(program, now):
+    program.hold_days = 7
+    program.save()
+    influencer = with_terms(program, "commission_percent", 10)
+    held_customer = refer(program, influencer, now=now)
+    released_customer = refer(program, influencer, now=now)
+    events.order_completed(held_customer, "H1", Decimal("80.00"), occurred_at=now)
+    events.order_completed(released_customer, "R1", Decimal("120.00"), occurred_at=now)
+    rewards.release_due(now=now)  # nothing is due yet
+
+    events.order_refunded(held_customer, "H1", occurred_at=now + days(1))
+    held = RewardGrant.objects.get(order__order_id="H1")
+    assert held.status == GrantStatus.VOIDED
+
+    rewards.release_due(now=now + days(8))
+    assert commission_of(influencer) == 1200
+    events.order_refunded(released_customer, "R1", Decimal("60.00"), occurred_at=now + days(9))
+    assert commission_of(influencer) == 600
+    events.order_refunded(released_customer, "R1", occurred_at=now + days(10))
+    assert commission_of(influencer) == 0
+    released = RewardGrant.objects.get(order__order_id="R1")
+    assert released.status == GrantStatus.REVERSED
+    assert testing.ledger_is_consistent(Account.objects.get(pk=influencer.pk))
+
+
+@pytest.mark.django_db
+def test_terms_set_after_a_customer_was_referred_apply_to_their_first_order(program):
+    referrer = testing.make_account(program=program)
+    customer = refer(program, referrer)
+    Account.objects.filter(pk=referrer.pk).update(
+        commission_kind="commission_fixed", commission_value=Decimal(7)
+    )
+    events.order_completed(customer, "A1", Decimal("10.00"))
+    assert commission_of(referrer) == 700
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("kind", "value", "field", "message"),
+    [
+        ("commission_percent", None, "commission_value", "Enter the commission value"),
+        ("", Decimal(5), "commission_kind", "Choose the kind of commission"),
+        ("commission_percent", Decimal("100.5"), "commission_value", "cannot exceed 100"),
+        ("commission_fixed", Decimal("1.555"), "commission_value", "2 decimal places"),
+        ("commission_fixed", Decimal(0), "commission_value", "more than zero"),
+    ],
+)
+def test_account_clean_checks_the_terms(program, kind, value, field, message):
+    from django.core.exceptions import ValidationError
+
+    account = testing.make_account(program=program)
+    account.commission_kind, account.commission_value = kind, value
+    with pytest.raises(ValidationError) as info:
+        account.clean()
+    assert list(info.value.message_dict) == [field]
+    assert message in info.value.message_dict[field][0]
+    with pytest.raises(ValidationError):
+        account.full_clean()
+
+
+@pytest.mark.django_db
+def test_account_clean_accepts_valid_or_absent_terms(program):
+    account = testing.make_account(program=program)
+    for kind, value in (
+        ("", None),
+        ("commission_percent", Decimal("12.5")),
+        ("commission_fixed", Decimal("20.00")),
+    ):
+        account.commission_kind, account.commission_value = kind, value
+        account.full_clean()

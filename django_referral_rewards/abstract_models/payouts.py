@@ -133,7 +133,10 @@ class AbstractPayout(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.amount} {self.currency} → {self.account}"
+        amount = self.amount
+        if amount == amount.quantize(Decimal("0.01")):
+            amount = amount.quantize(Decimal("0.01"))
+        return f"{amount} {self.currency} → {self.account}"
 
     @property
     def submission_key(self) -> str:

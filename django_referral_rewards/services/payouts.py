@@ -34,12 +34,14 @@ The state machine (every arrow is a compare-and-set on ``status``; anything else
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.db.models import Q
+from django.utils import formats, timezone
 from django.utils.translation import gettext
 
 from .. import signals
@@ -60,7 +62,7 @@ from ..money import as_decimal
 from ..signals import send_on_commit
 from . import ledger
 from .accounts import get_or_create_account
-from .workflow import Step, actor, announce, compare_and_set, copy_into
+from .workflow import Step, actor, announce, compare_and_set, copy_into, illegal
 
 logger = logging.getLogger(__name__)
 
@@ -71,11 +73,11 @@ MAX_REFERENCE = 200
 # --- checks -----------------------------------------------------------------------------
 
 
-def _check_amount(value: Any, program: Program) -> tuple[Decimal, int]:
+def _check_positive(value: Any) -> Decimal:
     amount = as_decimal(value)
     if amount <= 0:
         raise InvalidAmount(gettext("The payout amount must be more than zero."), amount=value)
-    return amount, program.to_minor(amount)
+    return amount
 
 
 def _check_method(method: Any) -> str:
@@ -97,6 +99,19 @@ def _check_text(value: Any, name: str, limit: int) -> str:
             gettext("%(name)s is longer than %(limit)d characters.")
             % {"name": name, "limit": limit},
             **{name: value},
+        )
+    return value
+
+
+def _check_user(value: Any, name: str) -> Any:
+    """``value`` when it is ``None`` (the system, or the member themselves, acted) or a
+    saved user; anything else (a member, a username) is refused, never stored."""
+    if value is None:
+        return None
+    if not isinstance(value, get_user_model()) or value.pk is None:
+        raise InvalidArgument(
+            gettext("%(name)s must be a saved user or None, not %(value)r.")
+            % {"name": name, "value": value},
         )
     return value
 
@@ -304,6 +319,8 @@ def request_payout(
     key = check_idempotency_key(idempotency_key)
     method = _check_method(method)
     destination = _check_text(destination, "destination", MAX_DESTINATION)
+    requested_by = _check_user(requested_by, "requested_by")
+    amount = _check_positive(amount)
     if not isinstance(account, Account):
         if requested_by is None and getattr(account, "is_authenticated", False):
             requested_by = account
@@ -311,7 +328,12 @@ def request_payout(
     if account.pk is None:
         raise InvalidArgument(gettext("The account must be saved before it can be paid."))
     program_obj = Program.objects.get(pk=account.program_id)
-    amount, minor = _check_amount(amount, program_obj)
+    minor = program_obj.to_minor(amount)
+    if key is not None:
+        # A retry returns the first payout even if the program's terms changed since.
+        existing = Payout.objects.filter(idempotency_key=key).first()
+        if existing is not None:
+            return _replay(existing, account, amount, method, key)
     if amount < program_obj.payout_minimum:
         raise PayoutBelowMinimum(
             gettext("The minimum payout is %(minimum)s.")
@@ -399,15 +421,22 @@ def cancel_payout(
     payout: Payout, *, by: Any = None, reason: str = "", now: datetime | None = None
 ) -> Payout:
     """Cancel a payout that is not paid or being sent (``pending`` or ``approved`` →
-    ``cancelled``), by the member or staff: the amount goes back to the commission
+    ``cancelled``): the member may cancel a pending payout; an approved one (perhaps in
+    a bank batch already) only staff, or code acting as the system (``by=None``). The
+    amount goes back to the commission
     balance (``return_entry``, the reversal of the reservation). A negative balance
     left by a clawback meanwhile is repaid first."""
+    by = _check_user(by, "by")
     reason = _check_text(reason, "reason", 255)
     now = now or timezone.now()
+    staff = getattr(by, "is_staff", False) and getattr(by, "is_active", False)
     with transaction.atomic():
         old = _begin(
             payout,
-            allowed=(PayoutStatus.PENDING, PayoutStatus.APPROVED),
+            # Once approved it may be in a bank batch already: only staff cancel it.
+            allowed=(PayoutStatus.PENDING, PayoutStatus.APPROVED)
+            if staff or by is None
+            else (PayoutStatus.PENDING,),
             attempted=gettext("cancelled"),
             new=PayoutStatus.CANCELLED,
             cancelled_at=now,
@@ -428,6 +457,58 @@ def cancel_payout(
     return payout
 
 
+#: How long a payout stays ``processing`` before ``send_payout(resume=True)`` takes it
+#: for a dead attempt: a live attempt (a slow provider) is never sent a second time.
+RESUME_AFTER = timedelta(minutes=15)
+
+
+def _claim_for_sending(current: Payout, *, resume: bool, now: datetime) -> str:
+    """Mark ``current`` ``processing`` for one more attempt, only if nobody has started
+    an attempt since it was read (the attempt count is part of the condition) and, for
+    a payout already ``processing``, only when ``resume`` is set and that attempt began
+    at least :data:`RESUME_AFTER` ago. So two workers can never call the provider for
+    one payout at once. Returns the old status."""
+    old = current.status
+    claimable = Q(status=PayoutStatus.APPROVED)
+    if resume:
+        claimable |= Q(status=PayoutStatus.PROCESSING) & (
+            Q(submitted_at__lte=now - RESUME_AFTER) | Q(submitted_at__isnull=True)
+        )
+    won = Payout.objects.filter(claimable, pk=current.pk, attempts=current.attempts).update(
+        status=PayoutStatus.PROCESSING,
+        attempts=current.attempts + 1,
+        submitted_at=now,
+        last_error="",
+    )
+    if not won:
+        status, started = Payout.objects.filter(pk=current.pk).values_list(
+            "status", "submitted_at"
+        ).first() or (None, None)
+        if status != PayoutStatus.PROCESSING or not resume or started is None:
+            raise illegal(current, status, gettext("sent"))
+        raise PayoutError(
+            gettext(
+                "Payout #%(pk)s is being sent (an attempt began at %(started)s); it can be "
+                "sent again from %(retry)s if that attempt died."
+            )
+            % {
+                "pk": current.pk,
+                "started": _when(started),
+                "retry": _when(started + RESUME_AFTER),
+            },
+            payout_id=current.pk,
+        )
+    current.status = PayoutStatus.PROCESSING
+    current.attempts += 1
+    current.submitted_at = now
+    current.last_error = ""
+    return str(old)
+
+
+def _when(moment: datetime) -> str:
+    return formats.date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT")
+
+
 def send_payout(
     payout: Payout, *, by: Any = None, resume: bool = False, now: datetime | None = None
 ) -> Payout:
@@ -439,10 +520,13 @@ def send_payout(
     locked, then its answer is recorded. On success the payout is ``paid`` with the
     provider's reference. If the backend raises, the payout goes back to ``approved``
     with the error in ``last_error`` and :class:`PayoutSendFailed` is raised: send it
-    again when the cause is fixed. ``resume=True`` sends a payout left ``processing``
-    by a crash (the backend receives the same ``submission_key``, so it cannot pay
-    twice). Raises :class:`PayoutError` with the manual backend.
+    again when the cause is fixed. ``resume=True`` also sends a payout left
+    ``processing`` by a crash, once its attempt began :data:`RESUME_AFTER` (15 minutes)
+    ago (the backend receives the same ``submission_key``, so it cannot pay twice);
+    sooner, :class:`PayoutError` says when it may be resumed. Raises
+    :class:`PayoutError` with the manual backend.
     """
+    by = _check_user(by, "by")
     backend = app_settings.payout_backend()
     if not backend.automatic:
         raise PayoutError(
@@ -460,10 +544,8 @@ def send_payout(
             ),
             payout_id=payout.pk,
         )
+    given_now = now
     now = now or timezone.now()
-    allowed = (
-        (PayoutStatus.APPROVED, PayoutStatus.PROCESSING) if resume else (PayoutStatus.APPROVED,)
-    )
     with transaction.atomic():
         current = _load(payout)
         if current.method == PayoutMethod.ACCOUNT_CREDIT:
@@ -471,15 +553,7 @@ def send_payout(
                 gettext("Account-credit payouts are paid when approved; nothing to send."),
                 payout_id=payout.pk,
             )
-        old = compare_and_set(
-            current,
-            allowed=allowed,
-            attempted=gettext("sent"),
-            new=PayoutStatus.PROCESSING,
-            attempts=current.attempts + 1,
-            submitted_at=now,
-            last_error="",
-        )
+        old = _claim_for_sending(current, resume=resume, now=now)
         _event(current, PayoutAction.SUBMITTED, by=by, now=now)
         if old != PayoutStatus.PROCESSING:
             announce(signals.payout_status_changed, current, [(old, PayoutStatus.PROCESSING, by)])
@@ -497,7 +571,7 @@ def send_payout(
                 new=PayoutStatus.APPROVED,
                 last_error=error,
             )
-            _event(current, PayoutAction.FAILED, by=by, note=error, now=timezone.now())
+            _event(current, PayoutAction.FAILED, by=by, note=error, now=given_now or timezone.now())
             announce(
                 signals.payout_status_changed,
                 current,
@@ -515,7 +589,7 @@ def send_payout(
             by=by,
             reference=str(reference or "")[:MAX_REFERENCE],
             note="",
-            now=timezone.now(),
+            now=given_now or timezone.now(),
         )
         announce(signals.payout_status_changed, current, [step])
     copy_into(current, payout)
