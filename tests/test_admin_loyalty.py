@@ -644,7 +644,7 @@ def test_fulfil_takes_one_redemption_at_a_time(admin_client, admin_user, member_
 def test_change_page_offers_the_steps_that_apply(admin_client, admin_user, pending):
     def steps():
         response = admin_client.get(change(pending))
-        return [name for name, _ in response.context["redemption_steps"]]
+        return [name for name, _ in response.context["workflow_steps"]]
 
     assert steps() == ["approve", "reject", "assign", "cancel"]
     page = admin_client.get(change(pending)).content.decode()
@@ -709,7 +709,7 @@ def test_viewers_cannot_run_actions_or_redeem(staff, member_account, pending):
     assert listing.status_code == 200
     page = listing.content.decode()
     assert 'value="approve"' not in page and "Redeem points for a member" not in page
-    assert client.get(change(pending)).context["redemption_steps"] == []
+    assert client.get(change(pending)).context["workflow_steps"] == []
     act(client, "approve", [pending])
     act(client, "reject", [pending], apply="1", reason="no")
     assert fresh(pending).status == "pending"

@@ -346,7 +346,7 @@ def test_send_is_not_offered_with_the_manual_backend(admin_client, admin_user, p
     response = act(admin_client, "send", [pending])
     assert response.status_code == 200
     assert fresh(pending).status == "approved"
-    assert "send" not in dict(admin_client.get(change(pending)).context["payout_steps"])
+    assert "send" not in dict(admin_client.get(change(pending)).context["workflow_steps"])
 
 
 def test_send_inside_a_request_transaction_is_refused_once(
@@ -383,7 +383,7 @@ def test_send_pays_through_the_backend_and_reports_failures(admin_client, admin_
     # The failure is on the change page, with the attempts; sending again pays it.
     page = admin_client.get(change(retry)).content.decode()
     assert "ConnectionError: provider unreachable" in page
-    assert [name for name, _ in admin_client.get(change(retry)).context["payout_steps"]] == [
+    assert [name for name, _ in admin_client.get(change(retry)).context["workflow_steps"]] == [
         "mark_paid",
         "send",
         "cancel",
@@ -397,7 +397,7 @@ def test_send_pays_through_the_backend_and_reports_failures(admin_client, admin_
     Payout.objects.filter(pk=stuck.pk).update(
         status="processing", attempts=1, submitted_at=timezone.now() - dt.timedelta(hours=1)
     )
-    steps = admin_client.get(change(stuck)).context["payout_steps"]
+    steps = admin_client.get(change(stuck)).context["workflow_steps"]
     assert [name for name, _ in steps] == ["mark_paid", "send"]
     assert "Sent and paid 1 payout." in messages_of(act(admin_client, "send", [stuck]))
     assert fresh(stuck).status == "paid"
@@ -408,7 +408,7 @@ def test_send_pays_through_the_backend_and_reports_failures(admin_client, admin_
 def test_change_page_offers_the_steps_that_apply(admin_client, admin_user, earner, pending):
     def steps(payout):
         response = admin_client.get(change(payout))
-        return [name for name, _ in response.context["payout_steps"]]
+        return [name for name, _ in response.context["workflow_steps"]]
 
     assert steps(pending) == ["approve", "cancel"]
     page = admin_client.get(change(pending)).content.decode()
@@ -567,7 +567,7 @@ def test_viewers_cannot_act_request_or_edit(staff, earner, pending):
     assert 'value="approve"' not in page and "Request a payout for a member" not in page
     assert 'value="export_batch"' in page  # viewing allows exporting
     assert f'href="{reverse(PAYOUT_EXPORT)}' in page
-    assert client.get(change(pending)).context["payout_steps"] == []
+    assert client.get(change(pending)).context["workflow_steps"] == []
     act(client, "approve", [pending])
     act(client, "cancel", [pending], apply="1", reason="no")
     assert fresh(pending).status == "pending"
@@ -583,7 +583,7 @@ def test_change_permission_allows_the_actions(staff, pending):
     response = act(client, "approve", [pending])
     assert "Approved 1 payout: pay it, then mark it paid." in messages_of(response)
     assert fresh(pending).status == "approved"
-    assert [name for name, _ in client.get(change(pending)).context["payout_steps"]] == [
+    assert [name for name, _ in client.get(change(pending)).context["workflow_steps"]] == [
         "mark_paid",
         "cancel",
     ]

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.db.models import Model, QuerySet
 from django.forms import Form
 from django.http import HttpRequest
@@ -202,3 +203,56 @@ def render_form_page(
         **(extra_context or {}),
     }
     return TemplateResponse(request, template, context)
+
+
+WORKFLOW_CHANGE_FORM = "admin/referral_rewards/workflow_change_form.html"
+
+
+class WorkflowStepsMixin:
+    """For the admin of a record that staff move through a workflow with actions
+    (redemptions, payouts): its change page shows the actions that apply to its status
+    (``workflow_steps``: status -> action names, in order) as buttons running them.
+    The admin sets ``change_form_template = WORKFLOW_CHANGE_FORM``."""
+
+    workflow_steps: dict[str, list[str]] = {}
+
+    def may_take_steps(self, request: HttpRequest, obj: Any) -> bool:
+        return bool(self.has_change_permission(request, obj))  # type: ignore[attr-defined]
+
+    def step_buttons(self, request: HttpRequest, obj: Any) -> list[tuple[str, Any]]:
+        """``(action name, label)`` for each step that applies to ``obj`` now."""
+        if obj is None or not self.may_take_steps(request, obj):
+            return []
+        available = self.get_actions(request)  # type: ignore[attr-defined]
+        steps = []
+        for name in self.workflow_steps.get(obj.status, []):
+            action = available.get(name)
+            if action is not None:
+                # Django 6.1 gives Action objects; earlier versions (func, name, description).
+                steps.append((name, getattr(action, "description", None) or action[2]))
+        return steps
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> Any:
+        context["workflow_steps"] = self.step_buttons(request, obj)
+        return super().render_change_form(  # type: ignore[misc]
+            request, context, add, change, form_url, obj
+        )
+
+
+def autocomplete_account(form: Any, model: Any, admin_site: Any) -> Any:
+    """Give ``form``'s ``account`` field the admin's autocomplete widget (for the
+    "for a member" add pages)."""
+    field = form.fields["account"]
+    field.widget = AutocompleteSelect(
+        model._meta.get_field("account"), admin_site, choices=field.choices
+    )
+    field.widget.is_required = True
+    return form

@@ -16,7 +16,6 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
-from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
@@ -41,7 +40,16 @@ from ..forms import MarkPaidForm, RequestPayoutForm
 from ..models import LedgerEntry, Payout, PayoutEvent, Program
 from ..resources import PayoutResource, export_payouts
 from ..services import payouts
-from .helpers import account_initial, admin_link, form_action, reason_action, render_form_page
+from .helpers import (
+    WORKFLOW_CHANGE_FORM,
+    WorkflowStepsMixin,
+    account_initial,
+    admin_link,
+    autocomplete_account,
+    form_action,
+    reason_action,
+    render_form_page,
+)
 from .ledger import ReadOnlyAdminMixin
 
 
@@ -88,7 +96,7 @@ BATCH_METHOD = PayoutMethod.BANK_TRANSFER
 
 
 @admin.register(Payout)
-class PayoutAdmin(ExportMixin, admin.ModelAdmin):
+class PayoutAdmin(WorkflowStepsMixin, ExportMixin, admin.ModelAdmin):
     """Payouts are never edited (but for their notes) or deleted here. Staff act on
     them with the actions (need ``change_payout``), and ask for a payout for a member
     on the add page (needs ``add_payout``); every change goes through
@@ -96,7 +104,6 @@ class PayoutAdmin(ExportMixin, admin.ModelAdmin):
 
     resource_classes = [PayoutResource]
     change_list_template = "admin/referral_rewards/payout/change_list.html"
-    change_form_template = "admin/referral_rewards/payout/change_form.html"
     list_display = [
         "id",
         "member_display",
@@ -119,6 +126,8 @@ class PayoutAdmin(ExportMixin, admin.ModelAdmin):
     ]
     date_hierarchy = "requested_at"
     show_full_result_count = False
+    workflow_steps = STEPS
+    change_form_template = WORKFLOW_CHANGE_FORM
     inlines = [PayoutEventInline]
     fieldsets = [
         (
@@ -229,40 +238,10 @@ class PayoutAdmin(ExportMixin, admin.ModelAdmin):
             actions.pop("send", None)  # staff pay by hand and mark payouts paid
         return actions
 
-    # The change page: the steps that apply, as buttons running the same actions.
-
-    def render_change_form(
-        self,
-        request: HttpRequest,
-        context: dict[str, Any],
-        add: bool = False,
-        change: bool = False,
-        form_url: str = "",
-        obj: Any = None,
-    ) -> Any:
-        steps: list[tuple[str, Any]] = []
-        if obj is not None and self.has_change_permission(request, obj):
-            available = self.get_actions(request)
-            for name in STEPS.get(obj.status, []):
-                action = available.get(name)
-                if action is not None:
-                    # Django 6.1 gives Action objects; earlier versions (func, name, description).
-                    steps.append((name, getattr(action, "description", None) or action[2]))
-        context["payout_steps"] = steps
-        return super().render_change_form(request, context, add, change, form_url, obj)
-
     # Requesting for a member: the add page.
 
     def request_form(self, *args: Any, **kwargs: Any) -> RequestPayoutForm:
-        form = RequestPayoutForm(*args, **kwargs)
-        field = form.fields["account"]
-        field.widget = AutocompleteSelect(
-            Payout._meta.get_field("account"),
-            self.admin_site,
-            choices=field.choices,  # type: ignore[attr-defined]
-        )
-        field.widget.is_required = True
-        return form
+        return autocomplete_account(RequestPayoutForm(*args, **kwargs), Payout, self.admin_site)
 
     def add_view(
         self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None

@@ -14,7 +14,6 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
-from django.contrib.admin.widgets import AutocompleteSelect
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -30,7 +29,16 @@ from ..exceptions import ReferralRewardsError
 from ..forms import AssignRedemptionForm, FulfilRedemptionForm, RequestRedemptionForm
 from ..models import Redemption, RedemptionEvent
 from ..services import redemptions
-from .helpers import account_initial, admin_link, form_action, reason_action, render_form_page
+from .helpers import (
+    WORKFLOW_CHANGE_FORM,
+    WorkflowStepsMixin,
+    account_initial,
+    admin_link,
+    autocomplete_account,
+    form_action,
+    reason_action,
+    render_form_page,
+)
 from .ledger import ReadOnlyAdminMixin
 
 
@@ -87,7 +95,7 @@ STEPS: dict[str, list[str]] = {
 
 
 @admin.register(Redemption)
-class RedemptionAdmin(admin.ModelAdmin):
+class RedemptionAdmin(WorkflowStepsMixin, admin.ModelAdmin):
     """Redemptions are records: never edited or deleted here. Staff act on them with
     the actions (need ``change_redemption``), and redeem points for a member on the
     add page (needs ``add_redemption``); every change goes through
@@ -126,6 +134,8 @@ class RedemptionAdmin(admin.ModelAdmin):
     ]
     date_hierarchy = "requested_at"
     show_full_result_count = False
+    workflow_steps = STEPS
+    change_form_template = WORKFLOW_CHANGE_FORM
     inlines = [RedemptionEventInline]
     fieldsets = [
         (
@@ -208,46 +218,21 @@ class RedemptionAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def may_take_steps(self, request: HttpRequest, obj: Any) -> bool:
+        return self.has_manage_permission(request)
+
     def has_manage_permission(self, request: HttpRequest) -> bool:
         """Approving, rejecting, cancelling, assigning and fulfilling need
         ``change_redemption`` (the change form itself stays read-only)."""
         opts = self.opts
         return request.user.has_perm(f"{opts.app_label}.{get_permission_codename('change', opts)}")
 
-    # The change page: the steps that apply, as buttons running the same actions.
-
-    def render_change_form(
-        self,
-        request: HttpRequest,
-        context: dict[str, Any],
-        add: bool = False,
-        change: bool = False,
-        form_url: str = "",
-        obj: Any = None,
-    ) -> Any:
-        steps: list[tuple[str, Any]] = []
-        if obj is not None and self.has_manage_permission(request):
-            available = self.get_actions(request)
-            for name in STEPS.get(obj.status, []):
-                action = available.get(name)
-                if action is not None:
-                    # Django 6.1 gives Action objects; earlier versions (func, name, description).
-                    steps.append((name, getattr(action, "description", None) or action[2]))
-        context["redemption_steps"] = steps
-        return super().render_change_form(request, context, add, change, form_url, obj)
-
     # Redeeming for a member: the add page.
 
     def request_form(self, *args: Any, **kwargs: Any) -> RequestRedemptionForm:
-        form = RequestRedemptionForm(*args, **kwargs)
-        field = form.fields["account"]
-        field.widget = AutocompleteSelect(
-            Redemption._meta.get_field("account"),
-            self.admin_site,
-            choices=field.choices,  # type: ignore[attr-defined]
+        return autocomplete_account(
+            RequestRedemptionForm(*args, **kwargs), Redemption, self.admin_site
         )
-        field.widget.is_required = True
-        return form
 
     def add_view(
         self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
