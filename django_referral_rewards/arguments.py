@@ -1,5 +1,5 @@
 """Checks of service arguments shared by several services (orders, vouchers, rewards,
-the ledger, redemptions). Each returns the cleaned value or raises
+the ledger, redemptions, payouts, professional referrals). Each returns the cleaned value or raises
 :class:`~.exceptions.InvalidArgument`."""
 
 from __future__ import annotations
@@ -83,3 +83,17 @@ def check_reference(value: Any, name: str = "reference") -> tuple[str, str]:
             % {"name": name, "n": MAX_REFERENCE_LENGTH}
         )
     return (ref_type, ref_id)
+
+
+def check_text(value: Any, name: str, limit: int | None = None) -> str:
+    """``value`` stripped; not text, or longer than ``limit`` characters, raises."""
+    if not isinstance(value, str):
+        raise InvalidArgument(gettext("%(name)s must be text.") % {"name": name}, **{name: value})
+    value = value.strip()
+    if limit is not None and len(value) > limit:
+        raise InvalidArgument(
+            gettext("%(name)s is longer than %(limit)d characters.")
+            % {"name": name, "limit": limit},
+            **{name: value},
+        )
+    return value

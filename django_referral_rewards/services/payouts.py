@@ -41,11 +41,11 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext
 
 from .. import signals
-from ..arguments import check_idempotency_key
+from ..arguments import check_idempotency_key, check_text
 from ..conf import app_settings
 from ..enums import EntryKind, PayoutAction, PayoutMethod, PayoutStatus, Unit
 from ..exceptions import (
@@ -62,7 +62,16 @@ from ..money import as_decimal
 from ..signals import send_on_commit
 from . import ledger
 from .accounts import get_or_create_account
-from .workflow import Step, actor, announce, compare_and_set, copy_into, illegal
+from .workflow import (
+    Step,
+    actor,
+    announce,
+    compare_and_set,
+    copy_into,
+    illegal,
+    is_active_staff,
+    when,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -90,19 +99,6 @@ def _check_method(method: Any) -> str:
     return str(method)
 
 
-def _check_text(value: Any, name: str, limit: int) -> str:
-    if not isinstance(value, str):
-        raise InvalidArgument(gettext("%(name)s must be text.") % {"name": name}, **{name: value})
-    value = value.strip()
-    if len(value) > limit:
-        raise InvalidArgument(
-            gettext("%(name)s is longer than %(limit)d characters.")
-            % {"name": name, "limit": limit},
-            **{name: value},
-        )
-    return value
-
-
 def _check_user(value: Any, name: str) -> Any:
     """``value`` when it is ``None`` (the system, or the member themselves, acted) or a
     saved user; anything else (a member, a username) is refused, never stored."""
@@ -118,11 +114,7 @@ def _check_user(value: Any, name: str) -> Any:
 
 def check_staff(user: Any, doing: str) -> None:
     """Refuse anyone but an active staff user for a staff step."""
-    if (
-        getattr(user, "pk", None) is None
-        or not getattr(user, "is_active", False)
-        or not getattr(user, "is_staff", False)
-    ):
+    if not is_active_staff(user):
         raise InvalidArgument(
             gettext("Only an active staff user can %(doing)s a payout, not %(user)s.")
             % {"doing": doing, "user": user},
@@ -318,7 +310,7 @@ def request_payout(
     now = now or timezone.now()
     key = check_idempotency_key(idempotency_key)
     method = _check_method(method)
-    destination = _check_text(destination, "destination", MAX_DESTINATION)
+    destination = check_text(destination, "destination", MAX_DESTINATION)
     requested_by = _check_user(requested_by, "requested_by")
     amount = _check_positive(amount)
     if not isinstance(account, Account):
@@ -374,7 +366,7 @@ def approve_payout(
     added to the account's credit balance in the same transaction. ``payout`` is
     refreshed and returned."""
     check_staff(by, gettext("approve"))
-    note = _check_text(note, "note", 10_000)
+    note = check_text(note, "note", 10_000)
     now = now or timezone.now()
     with transaction.atomic():
         old = _begin(
@@ -406,8 +398,8 @@ def mark_paid(
     payment's ``reference`` (the bank's, the cheque number). ``by`` must be an active
     staff user."""
     check_staff(by, gettext("mark paid"))
-    reference = _check_text(reference, "reference", MAX_REFERENCE)
-    note = _check_text(note, "note", 10_000)
+    reference = check_text(reference, "reference", MAX_REFERENCE)
+    note = check_text(note, "note", 10_000)
     now = now or timezone.now()
     with transaction.atomic():
         current = _load(payout)
@@ -427,9 +419,9 @@ def cancel_payout(
     balance (``return_entry``, the reversal of the reservation). A negative balance
     left by a clawback meanwhile is repaid first."""
     by = _check_user(by, "by")
-    reason = _check_text(reason, "reason", 255)
+    reason = check_text(reason, "reason", 255)
     now = now or timezone.now()
-    staff = getattr(by, "is_staff", False) and getattr(by, "is_active", False)
+    staff = is_active_staff(by)
     with transaction.atomic():
         old = _begin(
             payout,
@@ -493,8 +485,8 @@ def _claim_for_sending(current: Payout, *, resume: bool, now: datetime) -> str:
             )
             % {
                 "pk": current.pk,
-                "started": _when(started),
-                "retry": _when(started + RESUME_AFTER),
+                "started": when(started),
+                "retry": when(started + RESUME_AFTER),
             },
             payout_id=current.pk,
         )
@@ -503,10 +495,6 @@ def _claim_for_sending(current: Payout, *, resume: bool, now: datetime) -> str:
     current.submitted_at = now
     current.last_error = ""
     return str(old)
-
-
-def _when(moment: datetime) -> str:
-    return formats.date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT")
 
 
 def send_payout(

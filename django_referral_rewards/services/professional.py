@@ -18,6 +18,7 @@ from django.db.models.functions import Abs
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
+from ..arguments import check_text
 from ..enums import ReferralDirection
 from ..exceptions import InvalidArgument
 from ..models import Partner, ProfessionalReferral
@@ -60,19 +61,6 @@ def describe(balance: int) -> str:
     return gettext("Even")
 
 
-def _check_text(value: Any, name: str, limit: int | None = None) -> str:
-    if not isinstance(value, str):
-        raise InvalidArgument(gettext("%(name)s must be text.") % {"name": name}, **{name: value})
-    value = value.strip()
-    if limit is not None and len(value) > limit:
-        raise InvalidArgument(
-            gettext("%(name)s is longer than %(limit)d characters.")
-            % {"name": name, "limit": limit},
-            **{name: value},
-        )
-    return value
-
-
 def _check_date(value: Any, name: str) -> datetime.date | None:
     if value is None:
         return None
@@ -108,9 +96,9 @@ def record_referral(
         partner=partner,
         direction=direction,
         date=_check_date(date, "date") or timezone.localdate(),
-        reference=_check_text(reference, "reference", MAX_REFERENCE),
-        reason=_check_text(reason, "reason", MAX_REASON),
-        notes=_check_text(notes, "notes"),
+        reference=check_text(reference, "reference", MAX_REFERENCE),
+        reason=check_text(reason, "reason", MAX_REASON),
+        notes=check_text(notes, "notes"),
         created_by=actor(created_by),
     )
 

@@ -62,7 +62,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext
 
 from .. import signals
@@ -92,7 +92,7 @@ from ..models import Account, Redemption, RedemptionEvent, RewardOption, Tier
 from ..signals import send_on_commit
 from . import ledger, vouchers
 from .accounts import get_or_create_account
-from .workflow import Step, announce, compare_and_set, copy_into, illegal
+from .workflow import Step, announce, compare_and_set, copy_into, illegal, is_active_staff, when
 from .workflow import actor as _actor
 
 logger = logging.getLogger(__name__)
@@ -115,10 +115,6 @@ class OptionChoice:
 # --- checks ---------------------------------------------------------------------------
 
 
-def _when(moment: datetime) -> str:
-    return formats.date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT")
-
-
 def _refusal(
     option: RewardOption,
     account: Account,
@@ -139,12 +135,12 @@ def _refusal(
         return OptionUnavailable(gettext("This reward is no longer offered."), **context)
     if option.starts_at is not None and now < option.starts_at:
         return OptionUnavailable(
-            gettext("This reward is available from %(date)s.") % {"date": _when(option.starts_at)},
+            gettext("This reward is available from %(date)s.") % {"date": when(option.starts_at)},
             **context,
         )
     if option.ends_at is not None and now >= option.ends_at:
         return OptionUnavailable(
-            gettext("This reward was available until %(date)s.") % {"date": _when(option.ends_at)},
+            gettext("This reward was available until %(date)s.") % {"date": when(option.ends_at)},
             **context,
         )
     if option.stock is not None and option.stock <= 0:
@@ -292,11 +288,7 @@ def _ledger_key(key: str | None, suffix: str) -> str | None:
 
 
 def _check_staff(user: Any) -> None:
-    if (
-        getattr(user, "pk", None) is None
-        or not getattr(user, "is_active", False)
-        or not getattr(user, "is_staff", False)
-    ):
+    if not is_active_staff(user):
         raise InvalidArgument(
             gettext("Redemptions can only be assigned to active staff users, not %(user)s.")
             % {"user": user},

@@ -8,10 +8,12 @@ and changes nothing. Statuses only move forward, so the retry loop ends.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, TypeVar
 
 from django.db import models
 from django.dispatch import Signal
+from django.utils import formats, timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext
 
@@ -27,6 +29,20 @@ Step = tuple[str, str, Any]
 def actor(user: Any) -> Any:
     """``user`` when it is a saved user, else ``None`` (the system acted)."""
     return user if getattr(user, "pk", None) is not None else None
+
+
+def is_active_staff(user: Any) -> bool:
+    """Whether ``user`` is a saved, active staff user (who may take staff steps)."""
+    return (
+        getattr(user, "pk", None) is not None
+        and bool(getattr(user, "is_active", False))
+        and bool(getattr(user, "is_staff", False))
+    )
+
+
+def when(moment: datetime) -> str:
+    """``moment`` as short local date and time, for messages."""
+    return formats.date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT")
 
 
 def illegal(obj: models.Model, status: str | None, attempted: str) -> InvalidTransition:
