@@ -10,9 +10,10 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.widgets import AutocompleteSelect
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.forms import Form
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
@@ -247,12 +248,71 @@ class WorkflowStepsMixin:
         )
 
 
-def autocomplete_account(form: Any, model: Any, admin_site: Any) -> Any:
-    """Give ``form``'s ``account`` field the admin's autocomplete widget (for the
-    "for a member" add pages)."""
-    field = form.fields["account"]
-    field.widget = AutocompleteSelect(
-        model._meta.get_field("account"), admin_site, choices=field.choices
-    )
-    field.widget.is_required = True
-    return form
+class RequestForMemberMixin:
+    """The add page of a record members ask for (a redemption, a payout), as staff
+    asking for a member: a form (``request_form_class``, its ``account`` field an
+    autocomplete, ``?account=`` preselecting it) whose valid data :meth:`perform_request`
+    hands to the service with the staff user. The service's refusals become form errors
+    (on the field :meth:`error_field` names, else the form); nothing is written then.
+    A success is logged, announced (:meth:`requested_message`) and shown."""
+
+    request_form_class: type[Form]
+    request_title: Any = ""
+    request_template: str = ""
+
+    def perform_request(self, request: HttpRequest, data: dict[str, Any]) -> Model:
+        raise NotImplementedError
+
+    def requested_message(self, obj: Any) -> str:
+        raise NotImplementedError
+
+    def error_field(self, exc: ReferralRewardsError) -> str | None:
+        return None
+
+    def request_form(self, *args: Any, **kwargs: Any) -> Form:
+        form = self.request_form_class(*args, **kwargs)
+        field = form.fields["account"]
+        field.widget = AutocompleteSelect(
+            self.model._meta.get_field("account"),  # type: ignore[attr-defined]
+            self.admin_site,  # type: ignore[attr-defined]
+            choices=field.choices,  # type: ignore[attr-defined]
+        )
+        field.widget.is_required = True
+        return form
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        if not self.has_add_permission(request):  # type: ignore[attr-defined]
+            raise PermissionDenied
+        if request.method == "POST":
+            form = self.request_form(request.POST)
+            if form.is_valid():
+                try:
+                    obj = self.perform_request(request, form.cleaned_data)
+                except ReferralRewardsError as exc:
+                    form.add_error(self.error_field(exc), exc.message)
+                else:
+                    return self.response_requested(request, obj)
+        else:
+            form = self.request_form(initial=account_initial(request))
+        return render_form_page(
+            self,  # type: ignore[arg-type]
+            request,
+            form=form,
+            title=self.request_title,
+            template=self.request_template,
+            extra_context=extra_context,
+        )
+
+    def response_requested(self, request: HttpRequest, obj: Any) -> HttpResponse:
+        self.log_addition(request, obj, [{"added": {}}])  # type: ignore[attr-defined]
+        self.message_user(  # type: ignore[attr-defined]
+            request, self.requested_message(obj), messages.SUCCESS
+        )
+        if self.has_view_permission(request, obj):  # type: ignore[attr-defined]
+            opts = obj._meta
+            url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+        else:
+            url = reverse("admin:index")
+        return HttpResponseRedirect(url)

@@ -16,10 +16,9 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html_join
@@ -42,13 +41,11 @@ from ..resources import PayoutResource, export_payouts
 from ..services import payouts
 from .helpers import (
     WORKFLOW_CHANGE_FORM,
+    RequestForMemberMixin,
     WorkflowStepsMixin,
-    account_initial,
     admin_link,
-    autocomplete_account,
     form_action,
     reason_action,
-    render_form_page,
 )
 from .ledger import ReadOnlyAdminMixin
 
@@ -96,7 +93,7 @@ BATCH_METHOD = PayoutMethod.BANK_TRANSFER
 
 
 @admin.register(Payout)
-class PayoutAdmin(WorkflowStepsMixin, ExportMixin, admin.ModelAdmin):
+class PayoutAdmin(WorkflowStepsMixin, RequestForMemberMixin, ExportMixin, admin.ModelAdmin):
     """Payouts are never edited (but for their notes) or deleted here. Staff act on
     them with the actions (need ``change_payout``), and ask for a payout for a member
     on the add page (needs ``add_payout``); every change goes through
@@ -240,65 +237,35 @@ class PayoutAdmin(WorkflowStepsMixin, ExportMixin, admin.ModelAdmin):
 
     # Requesting for a member: the add page.
 
-    def request_form(self, *args: Any, **kwargs: Any) -> RequestPayoutForm:
-        return autocomplete_account(RequestPayoutForm(*args, **kwargs), Payout, self.admin_site)
+    request_form_class = RequestPayoutForm
+    request_title = _("Request a payout for a member")
+    request_template = "admin/referral_rewards/payout/request_payout.html"
 
-    def add_view(
-        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        """ "Request a payout for a member": a form for :func:`payouts.request_payout`,
-        recording the staff user. Refusals (below the minimum, more than the available
-        commission, a bad amount) become form errors; nothing is written then."""
-        if not self.has_add_permission(request):
-            raise PermissionDenied
-        if request.method == "POST":
-            form = self.request_form(request.POST)
-            if form.is_valid():
-                data = form.cleaned_data
-                try:
-                    payout = payouts.request_payout(
-                        data["account"],
-                        amount=data["amount"],
-                        method=data["method"],
-                        destination=data["destination"],
-                        idempotency_key=f"admin-payout:{data['token']}",
-                        requested_by=request.user,
-                    )
-                except (InvalidAmount, InsufficientBalance, PayoutBelowMinimum) as exc:
-                    form.add_error("amount", exc.message)
-                except ReferralRewardsError as exc:
-                    form.add_error(None, exc.message)
-                else:
-                    return self.response_requested(request, payout)
-        else:
-            form = self.request_form(initial=account_initial(request))
-        return render_form_page(
-            self,
-            request,
-            form=form,
-            title=_("Request a payout for a member"),
-            template="admin/referral_rewards/payout/request_payout.html",
-            extra_context=extra_context,
+    def perform_request(self, request: HttpRequest, data: dict[str, Any]) -> Payout:
+        """ "Request a payout for a member": :func:`payouts.request_payout`, recording
+        the staff user; a double-submitted form acts once (its token is the key)."""
+        return payouts.request_payout(
+            data["account"],
+            amount=data["amount"],
+            method=data["method"],
+            destination=data["destination"],
+            idempotency_key=f"admin-payout:{data['token']}",
+            requested_by=request.user,
         )
 
-    def response_requested(self, request: HttpRequest, payout: Payout) -> HttpResponse:
-        self.log_addition(request, payout, [{"added": {}}])
-        self.message_user(
-            request,
-            _("Requested a payout of %(amount)s for %(account)s by %(method)s: %(status)s.")
-            % {
-                "amount": payouts.money(payout.program, payout.amount),
-                "account": payout.account,
-                "method": payout.get_method_display().lower(),
-                "status": payout.get_status_display(),
-            },
-            messages.SUCCESS,
-        )
-        if self.has_view_permission(request, payout):
-            url = reverse("admin:referral_rewards_payout_change", args=[payout.pk])
-        else:
-            url = reverse("admin:index")
-        return HttpResponseRedirect(url)
+    def error_field(self, exc: ReferralRewardsError) -> str | None:
+        # Below the minimum, more than the available commission, a bad amount.
+        if isinstance(exc, (InvalidAmount, InsufficientBalance, PayoutBelowMinimum)):
+            return "amount"
+        return None
+
+    def requested_message(self, payout: Payout) -> str:
+        return _("Requested a payout of %(amount)s for %(account)s by %(method)s: %(status)s.") % {
+            "amount": payouts.money(payout.program, payout.amount),
+            "account": payout.account,
+            "method": payout.get_method_display().lower(),
+            "status": payout.get_status_display(),
+        }
 
     # Actions.
 

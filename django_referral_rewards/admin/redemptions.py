@@ -15,10 +15,8 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
 from django.contrib.auth import get_permission_codename
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -31,13 +29,11 @@ from ..models import Redemption, RedemptionEvent
 from ..services import redemptions
 from .helpers import (
     WORKFLOW_CHANGE_FORM,
+    RequestForMemberMixin,
     WorkflowStepsMixin,
-    account_initial,
     admin_link,
-    autocomplete_account,
     form_action,
     reason_action,
-    render_form_page,
 )
 from .ledger import ReadOnlyAdminMixin
 
@@ -95,7 +91,7 @@ STEPS: dict[str, list[str]] = {
 
 
 @admin.register(Redemption)
-class RedemptionAdmin(WorkflowStepsMixin, admin.ModelAdmin):
+class RedemptionAdmin(WorkflowStepsMixin, RequestForMemberMixin, admin.ModelAdmin):
     """Redemptions are records: never edited or deleted here. Staff act on them with
     the actions (need ``change_redemption``), and redeem points for a member on the
     add page (needs ``add_redemption``); every change goes through
@@ -229,64 +225,28 @@ class RedemptionAdmin(WorkflowStepsMixin, admin.ModelAdmin):
 
     # Redeeming for a member: the add page.
 
-    def request_form(self, *args: Any, **kwargs: Any) -> RequestRedemptionForm:
-        return autocomplete_account(
-            RequestRedemptionForm(*args, **kwargs), Redemption, self.admin_site
+    request_form_class = RequestRedemptionForm
+    request_title = _("Redeem points for a member")
+    request_template = "admin/referral_rewards/redemption/request_redemption.html"
+
+    def perform_request(self, request: HttpRequest, data: dict[str, Any]) -> Redemption:
+        """ "Redeem points for a member": :func:`redemptions.request_redemption`,
+        recording the staff user; service errors (balance, stock, limits, tier) become
+        form errors; a double-submitted form acts once (its token is the key)."""
+        return redemptions.request_redemption(
+            data["account"],
+            data["option"],
+            idempotency_key=f"admin-redeem:{data['token']}",
+            requested_by=request.user,
         )
 
-    def add_view(
-        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        """ "Redeem points for a member": a form for
-        :func:`redemptions.request_redemption`, recording the staff user. Service
-        errors (balance, stock, limits, tier) become form errors; nothing is written
-        then."""
-        if not self.has_add_permission(request):
-            raise PermissionDenied
-        if request.method == "POST":
-            form = self.request_form(request.POST)
-            if form.is_valid():
-                data = form.cleaned_data
-                try:
-                    redemption = redemptions.request_redemption(
-                        data["account"],
-                        data["option"],
-                        idempotency_key=f"admin-redeem:{data['token']}",
-                        requested_by=request.user,
-                    )
-                except ReferralRewardsError as exc:
-                    form.add_error(None, exc.message)
-                else:
-                    return self.response_requested(request, redemption)
-        else:
-            form = self.request_form(initial=account_initial(request))
-        return render_form_page(
-            self,
-            request,
-            form=form,
-            title=_("Redeem points for a member"),
-            template="admin/referral_rewards/redemption/request_redemption.html",
-            extra_context=extra_context,
-        )
-
-    def response_requested(self, request: HttpRequest, redemption: Redemption) -> HttpResponse:
-        self.log_addition(request, redemption, [{"added": {}}])
-        self.message_user(
-            request,
-            _("Redeemed %(points)d points of %(account)s for %(option)s: %(status)s.")
-            % {
-                "points": redemption.points,
-                "account": redemption.account,
-                "option": redemption.option,
-                "status": redemption.get_status_display(),
-            },
-            messages.SUCCESS,
-        )
-        if self.has_view_permission(request, redemption):
-            url = reverse("admin:referral_rewards_redemption_change", args=[redemption.pk])
-        else:
-            url = reverse("admin:index")
-        return HttpResponseRedirect(url)
+    def requested_message(self, redemption: Redemption) -> str:
+        return _("Redeemed %(points)d points of %(account)s for %(option)s: %(status)s.") % {
+            "points": redemption.points,
+            "account": redemption.account,
+            "option": redemption.option,
+            "status": redemption.get_status_display(),
+        }
 
     # Actions.
 
