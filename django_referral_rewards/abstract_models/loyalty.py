@@ -22,7 +22,7 @@ from ..enums import (
     VoucherKind,
 )
 from ..policies import MAX_DAYS
-from .base import money_field_kwargs
+from .base import AbstractStep, money_field_kwargs
 
 
 class AbstractTier(TimeStampedModel):
@@ -345,7 +345,7 @@ class AbstractRedemption(models.Model):
         return f"{self.applied_to_type} #{self.applied_to_id}".strip()
 
 
-class AbstractRedemptionEvent(models.Model):
+class AbstractRedemptionEvent(AbstractStep):
     """One step in a redemption's history (requested, approved, assigned, ...)."""
 
     redemption = models.ForeignKey(
@@ -356,22 +356,8 @@ class AbstractRedemptionEvent(models.Model):
     )
     action = models.CharField(_("action"), max_length=10, choices=RedemptionAction.choices)
     status = models.CharField(_("status after"), max_length=10, choices=RedemptionStatus.choices)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("by"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    note = models.TextField(_("note"), blank=True)
-    created_at = models.DateTimeField(_("at"), default=timezone.now)
 
-    class Meta:
+    class Meta(AbstractStep.Meta):
         abstract = True
         verbose_name = _("redemption history entry")
         verbose_name_plural = _("redemption history")
-        ordering = ["created_at", "pk"]
-
-    def __str__(self) -> str:
-        return f"{self.get_action_display()} ({self.created_at:%Y-%m-%d %H:%M})"

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..enums import PayoutAction, PayoutMethod, PayoutStatus
-from .base import money_field_kwargs
+from .base import AbstractStep, money_field_kwargs
 
 
 def _user_fk(verbose_name: Any) -> Any:
@@ -145,7 +145,7 @@ class AbstractPayout(models.Model):
         return f"referral-rewards-payout-{self.pk}"
 
 
-class AbstractPayoutEvent(models.Model):
+class AbstractPayoutEvent(AbstractStep):
     """One step in a payout's history (requested, approved, paid, ...)."""
 
     payout = models.ForeignKey(
@@ -156,22 +156,8 @@ class AbstractPayoutEvent(models.Model):
     )
     action = models.CharField(_("action"), max_length=10, choices=PayoutAction.choices)
     status = models.CharField(_("status after"), max_length=12, choices=PayoutStatus.choices)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("by"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    note = models.TextField(_("note"), blank=True)
-    created_at = models.DateTimeField(_("at"), default=timezone.now)
 
-    class Meta:
+    class Meta(AbstractStep.Meta):
         abstract = True
         verbose_name = _("payout history entry")
         verbose_name_plural = _("payout history")
-        ordering = ["created_at", "pk"]
-
-    def __str__(self) -> str:
-        return f"{self.get_action_display()} ({self.created_at:%Y-%m-%d %H:%M})"
