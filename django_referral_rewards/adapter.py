@@ -47,6 +47,19 @@ class MemberAdapter:
         """Field values for a member created for ``user``."""
         return {"name": user_display_name(user)[:200], "email": getattr(user, "email", "") or ""}
 
+    def is_existing_customer(self, user: Any, *, account: Any, program: Any) -> bool:
+        """Whether the customer signing up with a referral code was a customer already
+        (the ``existing_customer`` fraud check: a referral rewards new customers). The
+        default: the customer's account in ``program`` has orders recorded before this
+        sign-up. Override it to ask your own order or billing tables, e.g.::
+
+            def is_existing_customer(self, user, *, account, program):
+                return Invoice.objects.filter(customer__user=user).exists()
+        """
+        from .models import Order
+
+        return Order.objects.filter(account=account).exists()
+
 
 class RequestAdapter:
     """Reads a request. Override :meth:`get_client_ip` behind a reverse proxy you trust

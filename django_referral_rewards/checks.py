@@ -75,3 +75,58 @@ def check_host_signals(app_configs: Any = None, **kwargs: Any) -> list[Error]:
             )
         ]
     return []
+
+
+#: Cache backends whose counters are not shared by every process (or not kept at all).
+_DUMMY_CACHE = "django.core.cache.backends.dummy.DummyCache"
+_LOCMEM_CACHE = "django.core.cache.backends.locmem.LocMemCache"
+
+
+@register(Tags.compatibility, Tags.caches)
+def check_rate_limits(app_configs: Any = None, **kwargs: Any) -> list[Error | Warning]:
+    """The rates parse, the cache alias exists, and the cache can hold the counters."""
+    try:
+        limits = app_settings.RATE_LIMITS
+    except ConfigurationError as exc:
+        return [
+            Error(
+                str(exc),
+                hint="Give each scope a rate such as '20/m' or '100/10m', or None for no limit.",
+                id="referral_rewards.E004",
+            )
+        ]
+    alias = app_settings.RATE_LIMIT_CACHE
+    caches = getattr(settings, "CACHES", {}) or {}
+    if alias not in caches:
+        return [
+            Error(
+                f"{PREFIX}RATE_LIMIT_CACHE = {alias!r} is not a cache alias in CACHES.",
+                hint=f"Use one of {sorted(caches)} or add {alias!r} to CACHES.",
+                id="referral_rewards.E005",
+            )
+        ]
+    if not any(limits.values()):
+        return []  # nothing is limited: the cache does not matter
+    backend = str(caches[alias].get("BACKEND", ""))
+    if backend == _DUMMY_CACHE:
+        return [
+            Warning(
+                f"The rate-limit cache {alias!r} is a DummyCache: it keeps nothing, so no "
+                "rate limit applies.",
+                hint=f"Point {PREFIX}RATE_LIMIT_CACHE at a real cache (Redis or Memcached), "
+                f"or set the scopes of {PREFIX}RATE_LIMITS to None to switch limits off.",
+                id="referral_rewards.W002",
+            )
+        ]
+    if backend == _LOCMEM_CACHE and not settings.DEBUG:
+        return [
+            Warning(
+                f"The rate-limit cache {alias!r} is a LocMemCache: each worker process counts "
+                "on its own, so a client gets the limit once per process, and a restart "
+                "forgets every count.",
+                hint=f"Point {PREFIX}RATE_LIMIT_CACHE at a cache your processes share (Redis "
+                "or Memcached); silence this warning if you run a single process.",
+                id="referral_rewards.W003",
+            )
+        ]
+    return []

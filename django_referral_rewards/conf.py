@@ -13,6 +13,7 @@ generated from this file.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.apps import apps as django_apps
@@ -261,6 +262,153 @@ class AppSettings:
         """
         return str(self._setting("FULFILMENT_GROUP", "") or "")
 
+    @property
+    def RATE_LIMITS(self) -> dict[str, str | None]:
+        """How often one client may call each rate-limited action, by scope: a rate
+        ``"requests/period"`` such as ``"20/m"``, ``"100/10m"`` or ``"1000/d"`` (periods
+        ``s``, ``m``, ``h``, ``d``), or ``None`` for no limit. Each client IP address
+        (IPv6: each ``/64`` network) and each signed-in user is counted separately; a
+        request over either limit is answered ``429 Too Many Requests`` with a
+        ``Retry-After`` header.
+
+        Your dictionary is merged over the defaults, so name only what you change::
+
+            REFERRAL_REWARDS_RATE_LIMITS = {"validate_code": "10/m", "landing": None}
+
+        Scopes: ``validate_code`` (the public code check), ``landing`` (the ``/r/CODE/``
+        share link), ``redeem`` and ``payout`` (member requests). Default
+        ``{"validate_code": "20/m", "landing": "60/m", "redeem": "10/m", "payout": "5/m"}``.
+        """
+        from .ratelimit import parse_rate
+
+        value = self._setting("RATE_LIMITS", None) or {}
+        if not isinstance(value, dict):
+            raise ConfigurationError(
+                f"{PREFIX}RATE_LIMITS must be a dict of scope -> rate, not {value!r}."
+            )
+        limits: dict[str, str | None] = {**DEFAULT_RATE_LIMITS, **value}
+        for scope, rate in limits.items():
+            if rate in (None, ""):
+                limits[scope] = None
+                continue
+            try:
+                parse_rate(rate)
+            except ConfigurationError as exc:
+                raise ConfigurationError(
+                    f"{PREFIX}RATE_LIMITS[{scope!r}]: {exc.message}", scope=scope
+                ) from None
+        return limits
+
+    @property
+    def RATE_LIMIT_CACHE(self) -> str:
+        """Alias (a key of ``CACHES``) of the cache that holds the rate-limit counters.
+        Use a cache every worker process shares, with an atomic ``incr`` (Redis or
+        Memcached): the local-memory cache counts per process, and the dummy cache
+        counts nothing. Default ``"default"``.
+        """
+        return str(self._setting("RATE_LIMIT_CACHE", "default"))
+
+    @property
+    def FRAUD_CHECKS(self) -> list[str]:
+        """Import strings of the fraud checks run on every referred sign-up (and on the
+        order that may convert it). Each is a callable taking a
+        :class:`~django_referral_rewards.fraud.FraudContext` and returning zero or more
+        :class:`~django_referral_rewards.fraud.Signal` (name, score, reason). Default: the
+        checks of :mod:`django_referral_rewards.fraud.checks` (``same_person``,
+        ``same_contact``, ``existing_customer``, ``same_device_or_network``,
+        ``same_payment``, ``disposable_email``, ``velocity``). ``[]`` turns the checks off.
+        """
+        value = self._setting("FRAUD_CHECKS", None)
+        if value is None:
+            from .fraud.checks import DEFAULT_CHECKS
+
+            return list(DEFAULT_CHECKS)
+        if isinstance(value, str) or not all(isinstance(path, str) for path in value):
+            raise ConfigurationError(f"{PREFIX}FRAUD_CHECKS must be a list of import strings.")
+        return list(value)
+
+    @property
+    def FRAUD_SCORES(self) -> dict[str, int]:
+        """The score of each fraud signal, by name, merged over the defaults
+        (``same_user`` 100, ``same_email`` 100, ``same_phone`` 100, ``existing_customer``
+        100, ``same_device`` 80, ``same_ip`` 40, ``same_payment`` 100, ``disposable_email``
+        50, ``velocity`` 50). A program reviews referrals at its
+        ``fraud_review_score`` (default 50) and blocks them at its ``fraud_block_score``
+        (default 100). A score of 0 records the signal without weight.
+        """
+        from .fraud.checks import DEFAULT_SCORES
+
+        value = self._setting("FRAUD_SCORES", {}) or {}
+        if not isinstance(value, dict) or not all(
+            isinstance(score, int) and not isinstance(score, bool) and score >= 0
+            for score in value.values()
+        ):
+            raise ConfigurationError(
+                f"{PREFIX}FRAUD_SCORES must map signal names to whole numbers of at least 0."
+            )
+        return {**DEFAULT_SCORES, **value}
+
+    @property
+    def FRAUD_VELOCITY(self) -> dict[str, int | None]:
+        """How many referred sign-ups within ``window`` seconds are normal, per code, per
+        IP address and per referrer; one more raises the ``velocity`` signal. Merged over
+        the default ``{"window": 3600, "code": 20, "ip": 5, "referrer": 20}``; ``None``
+        switches a dimension off. The counts are read before the sign-up is written, so
+        under a burst of simultaneous sign-ups a few may pass the limit.
+        """
+        value = self._setting("FRAUD_VELOCITY", {}) or {}
+        merged = {"window": 3600, "code": 20, "ip": 5, "referrer": 20, **value}
+        unknown = set(merged) - {"window", "code", "ip", "referrer"}
+        bad = [
+            key
+            for key, limit in merged.items()
+            if limit is not None and (not isinstance(limit, int) or limit < 1)
+        ]
+        if unknown or bad or merged["window"] is None:
+            raise ConfigurationError(
+                f"{PREFIX}FRAUD_VELOCITY takes window, code, ip and referrer, each a whole "
+                f"number of at least 1 (None switches a limit off, not the window); got {value!r}."
+            )
+        return merged
+
+    @property
+    def DISPOSABLE_EMAIL_DOMAINS_FILE(self) -> str:
+        """Path of a file listing disposable e-mail domains, one per line (``#`` starts
+        a comment), used instead of the list bundled with the package. Keep it up to date
+        from a maintained list (e.g. the *disposable-email-domains* project). Default
+        ``""``: the bundled list.
+        """
+        return str(self._setting("DISPOSABLE_EMAIL_DOMAINS_FILE", "") or "")
+
+    @property
+    def DISPOSABLE_EMAIL_DOMAINS(self) -> list[str]:
+        """Extra disposable e-mail domains, added to the list in use. Default ``[]``."""
+        value = self._setting("DISPOSABLE_EMAIL_DOMAINS", []) or []
+        if isinstance(value, str):
+            raise ConfigurationError(f"{PREFIX}DISPOSABLE_EMAIL_DOMAINS must be a list.")
+        return [str(domain).strip().lower() for domain in value]
+
+    @property
+    def RETENTION_DAYS(self) -> int:
+        """How many days the data kept only for fraud matching is kept: visits, traces
+        (members' hashed IP addresses and devices), fraud signals, and the hashed sign-up
+        IP address, device and user agent on referrals. ``rewards_purge`` removes what is
+        older (signals of referrals still in review are kept until decided). Default
+        ``180``.
+        """
+        value = self._setting("RETENTION_DAYS", 180)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigurationError(f"{PREFIX}RETENTION_DAYS must be a whole number of days ≥ 1.")
+        return value
+
+    @property
+    def TRACE_LOGINS(self) -> bool:
+        """Whether a member's log-in records a trace (their hashed IP address and device
+        cookie), so that fraud checks can tell when a customer they refer signs up from
+        the referrer's own device or network. Default ``True``.
+        """
+        return bool(self._setting("TRACE_LOGINS", True))
+
     def _signal_setting(self, name: str) -> str | None:
         value = self._setting(name, None)
         return str(value) if value else None
@@ -315,6 +463,10 @@ class AppSettings:
 
         return import_setting("PAYOUT_BACKEND", PayoutBackend)()
 
+    def fraud_checks(self) -> list[Callable[..., Any]]:
+        """The configured fraud checks, imported (cached per list)."""
+        return list(_import_callables(tuple(self.FRAUD_CHECKS)))
+
     def host_signals(self) -> dict[str, Signal]:
         """The host's own event signals, by event name (``customer_signed_up``, ...).
         Raises :class:`ConfigurationError` when a setting does not name a ``Signal``."""
@@ -354,6 +506,15 @@ IMPORT_STRING_SETTINGS: dict[str, str] = {
     "PAYOUT_BACKEND": "django_referral_rewards.payout_backends.PayoutBackend",
 }
 
+#: The rate of each rate-limited scope when ``REFERRAL_REWARDS_RATE_LIMITS`` does not
+#: name it (see :attr:`AppSettings.RATE_LIMITS`).
+DEFAULT_RATE_LIMITS: dict[str, str | None] = {
+    "validate_code": "20/m",
+    "landing": "60/m",
+    "redeem": "10/m",
+    "payout": "5/m",
+}
+
 #: ``event name -> setting`` of the settings naming a host's own event signals.
 HOST_SIGNAL_SETTINGS: dict[str, str] = {
     "customer_signed_up": "SIGNUP_SIGNAL",
@@ -370,6 +531,22 @@ def known_setting_names() -> set[str]:
         for name, value in vars(AppSettings).items()
         if isinstance(value, property) and name.isupper()
     }
+
+
+@functools.cache
+def _import_callables(paths: tuple[str, ...]) -> tuple[Callable[..., Any], ...]:
+    found = []
+    for path in paths:
+        try:
+            check = import_string(path)
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"{PREFIX}FRAUD_CHECKS: cannot import {path!r}: {exc}"
+            ) from exc
+        if not callable(check):
+            raise ConfigurationError(f"{PREFIX}FRAUD_CHECKS: {path!r} is not callable.")
+        found.append(check)
+    return tuple(found)
 
 
 @functools.cache
@@ -398,3 +575,7 @@ def import_setting(setting: str, base: type[T]) -> type[T]:
 def _clear_cache(*, setting: str, **kwargs: Any) -> None:
     if setting.startswith(PREFIX):
         _import_cached.cache_clear()
+        _import_callables.cache_clear()
+        from .fraud import normalize
+
+        normalize.disposable_domains.cache_clear()

@@ -54,15 +54,49 @@ class ReviewOutcome(models.TextChoices):
 
 
 class ReferralStatus(models.TextChoices):
-    """visited -> pending (signed up) -> converted, or expired / cancelled / rejected;
-    ``review`` holds a suspicious referral for a staff decision."""
+    """visited -> pending (signed up) -> converted, or expired / cancelled / rejected.
+    A suspicious referral's fraud review is separate (:class:`FraudStatus`): it follows
+    this life cycle while its rewards wait for the decision."""
 
     PENDING = "pending", _("Pending")
-    REVIEW = "review", _("In review")
     CONVERTED = "converted", _("Converted")
     EXPIRED = "expired", _("Expired")
     CANCELLED = "cancelled", _("Cancelled")
     REJECTED = "rejected", _("Rejected")
+
+
+class FraudStatus(models.TextChoices):
+    """A referral's standing with the fraud checks (see ``docs/topics/fraud.rst``)."""
+
+    CLEAR = "clear", _("Clear")  # no check scored enough for a review
+    REVIEW = "review", _("In review")  # its rewards wait for a staff decision or the deadline
+    APPROVED = "approved", _("Approved after review")
+    REJECTED = "rejected", _("Rejected after review")
+    BLOCKED = "blocked", _("Blocked")  # scored at or above the block score: nobody rewarded
+
+
+class FraudAction(models.TextChoices):
+    """What a fraud decision did (the rows of a referral's decision history)."""
+
+    FLAGGED = "flagged", _("Sent to review")
+    BLOCKED = "blocked", _("Blocked")
+    NOTED = "noted", _("Signals noted, no action")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+
+
+class FraudStage(models.TextChoices):
+    """When the checks ran."""
+
+    SIGNUP = "signup", _("Sign-up")
+    ORDER = "order", _("Order")
+
+
+class TraceKind(models.TextChoices):
+    """What a member's :class:`Trace` records (always as a keyed hash)."""
+
+    IP = "ip", _("IP address")
+    DEVICE = "device", _("Device cookie")
 
 
 class CodeKind(models.TextChoices):

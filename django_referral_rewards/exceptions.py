@@ -30,6 +30,21 @@ class ConfigurationError(ReferralRewardsError):
     default_message = "django-referral-rewards is misconfigured."
 
 
+class RateLimited(ReferralRewardsError):
+    """Too many requests from this client (IP address or user) for a rate-limited
+    action; nothing was done. ``retry_after`` is the whole number of seconds (at least
+    1) after which the same request would be allowed, for a ``Retry-After`` header."""
+
+    code = "rate_limited"
+    default_message = "Too many requests; please try again later."
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 1, **context: Any) -> None:
+        self.retry_after = max(1, int(retry_after))
+        if message is None:
+            message = f"Too many requests; try again in {self.retry_after} seconds."
+        super().__init__(message, retry_after=self.retry_after, **context)
+
+
 class ProgramNotFound(ReferralRewardsError):
     """No program with the given slug exists."""
 

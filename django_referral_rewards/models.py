@@ -11,6 +11,8 @@ from .abstract_models import (
     AbstractCampaign,
     AbstractCodeUse,
     AbstractEarnLot,
+    AbstractFraudDecision,
+    AbstractFraudSignal,
     AbstractLedgerEntry,
     AbstractMember,
     AbstractOrder,
@@ -28,6 +30,7 @@ from .abstract_models import (
     AbstractRewardOption,
     AbstractRewardRule,
     AbstractTier,
+    AbstractTrace,
     AbstractVisit,
     AbstractVoucher,
 )
@@ -148,11 +151,28 @@ class ProfessionalReferral(AbstractProfessionalReferral):
         pass
 
 
+class FraudSignal(AbstractFraudSignal):
+    class Meta(AbstractFraudSignal.Meta):
+        pass
+
+
+class FraudDecision(AbstractFraudDecision):
+    class Meta(AbstractFraudDecision.Meta):
+        pass
+
+
+class Trace(AbstractTrace):
+    class Meta(AbstractTrace.Meta):
+        pass
+
+
 __all__ = [
     "Account",
     "Campaign",
     "CodeUse",
     "EarnLot",
+    "FraudDecision",
+    "FraudSignal",
     "LedgerEntry",
     "Member",
     "Order",
@@ -170,6 +190,7 @@ __all__ = [
     "RewardOption",
     "RewardRule",
     "Tier",
+    "Trace",
     "Visit",
     "Voucher",
 ]

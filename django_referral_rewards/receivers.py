@@ -51,12 +51,29 @@ _OWN = {event: _own_receiver(event) for event in EVENTS}
 _HOST = {event: _host_receiver(event) for event in EVENTS}
 
 
+def trace_login(sender: Any, request: Any = None, user: Any = None, **kwargs: Any) -> None:
+    """On ``user_logged_in``: remember, hashed, the IP address and device the member
+    logged in from (``REFERRAL_REWARDS_TRACE_LOGINS``), for the fraud checks. Users
+    without a member are left alone (no member is created)."""
+    if not app_settings.TRACE_LOGINS or request is None:
+        return
+    member = app_settings.member_adapter().get_member(user, create=False)
+    if member is not None:
+        from .services import fraud
+
+        fraud.record_traces(member, request=request)
+
+
 def connect() -> None:
-    """Connect the package's inbound signals and the host's configured ones."""
+    """Connect the package's inbound signals, the host's configured ones, and the
+    log-in trace."""
+    from django.contrib.auth.signals import user_logged_in
+
     for event in EVENTS:
         getattr(signals, event).connect(
             _OWN[event], dispatch_uid=f"django_referral_rewards.{event}"
         )
+    user_logged_in.connect(trace_login, dispatch_uid="django_referral_rewards.trace_login")
     connect_host_signals()
 
 

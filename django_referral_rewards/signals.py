@@ -112,7 +112,14 @@ payout_requested = Signal()
 # None).
 payout_status_changed = Signal()
 
+# A referral's fraud checks found enough to act on: it went to review (its rewards wait
+# for a staff decision or the deadline) or it was blocked (rejected at once).
+# Arguments: sender (Referral), referral, outcome ("review" or "block"), score (int),
+# signals (list of fraud.Signal: name, score, reason).
+fraud_flagged = Signal()
+
 OUTBOUND_SIGNALS = (
+    "fraud_flagged",
     "payout_requested",
     "payout_status_changed",
     "points_credited",

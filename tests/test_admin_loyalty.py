@@ -184,6 +184,10 @@ def test_program_fulfilment_group_must_exist(admin_client, program):
         "redemption_approval_threshold": "500",
         "fulfilment_group": "Fitterz",
         "payout_minimum": "0",
+        "fraud_review_score": "50",
+        "fraud_block_score": "100",
+        "review_days": "7",
+        "review_default_outcome": "approve",
         "metadata": "{}",
         "active": "on",
     }

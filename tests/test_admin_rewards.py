@@ -425,7 +425,7 @@ def test_release_now(admin_client, account):
 
 def test_release_now_leaves_referrals_in_review_alone(admin_client, referral):
     held = RewardGrant.objects.get(status="held")
-    Referral.objects.filter(pk=referral.pk).update(status="review")
+    Referral.objects.filter(pk=referral.pk).update(fraud_status="review")
     response = admin_client.post(
         changelist(RewardGrant),
         {"action": "release_now", "_selected_action": [held.pk]},

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 
 from django_referral_rewards import signals, testing
-from django_referral_rewards.enums import GrantStatus, ReferralStatus, Unit
+from django_referral_rewards.enums import FraudStatus, GrantStatus, ReferralStatus, Unit
 from django_referral_rewards.exceptions import (
     IdempotencyConflict,
     InvalidAmount,
@@ -118,7 +118,7 @@ def test_release_command(program, now, capsys):
 def test_grants_of_a_referral_in_review_are_not_released(program, now):
     add_rule(program, hold_days=1)
     _referrer, _newcomer, referral = signup(program, now=now)
-    Referral.objects.filter(pk=referral.pk).update(status=ReferralStatus.REVIEW)
+    Referral.objects.filter(pk=referral.pk).update(fraud_status=FraudStatus.REVIEW)
     assert rewards.release_due(now=now + days(2)).released == 0
     assert RewardGrant.objects.get().status == GrantStatus.HELD
 

@@ -13,6 +13,7 @@ from .core import (
     AbstractMember,
     AbstractProgram,
 )
+from .fraud import AbstractFraudDecision, AbstractFraudSignal, AbstractTrace
 from .loyalty import AbstractRedemption, AbstractRedemptionEvent, AbstractRewardOption, AbstractTier
 from .payouts import AbstractPayout, AbstractPayoutEvent
 from .professional import AbstractPartner, AbstractProfessionalReferral
@@ -32,6 +33,8 @@ __all__ = [
     "AbstractCampaign",
     "AbstractCodeUse",
     "AbstractEarnLot",
+    "AbstractFraudDecision",
+    "AbstractFraudSignal",
     "AbstractLedgerEntry",
     "AbstractMember",
     "AbstractOrder",
@@ -49,6 +52,7 @@ __all__ = [
     "AbstractRewardOption",
     "AbstractRewardRule",
     "AbstractTier",
+    "AbstractTrace",
     "AbstractVisit",
     "AbstractVoucher",
     "currency_validator",

@@ -22,6 +22,7 @@ from ..enums import (
     EntryKind,
     MemberKind,
     PointsRounding,
+    ReviewOutcome,
     Unit,
 )
 from ..exceptions import LedgerImmutable
@@ -149,6 +150,33 @@ class AbstractProgram(TimeStampedModel):
         help_text=_("Members cannot request a payout of less commission than this."),
         **money_field_kwargs,
     )
+    fraud_review_score = models.PositiveIntegerField(
+        _("review referrals scoring at least"),
+        default=50,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "A referral whose fraud signals add up to this score waits for a staff review; "
+            "its rewards are held until the decision."
+        ),
+    )
+    fraud_block_score = models.PositiveIntegerField(
+        _("block referrals scoring at least"),
+        default=100,
+        validators=[MinValueValidator(1)],
+        help_text=_("A referral scoring this much is rejected at once: nobody is rewarded."),
+    )
+    review_days = models.PositiveIntegerField(
+        _("review deadline (days)"),
+        default=7,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_DAYS)],
+        help_text=_("How long staff have to decide a review before the default outcome applies."),
+    )
+    review_default_outcome = models.CharField(
+        _("outcome when the review deadline passes"),
+        max_length=10,
+        choices=ReviewOutcome.choices,
+        default=ReviewOutcome.APPROVE,
+    )
     active = models.BooleanField(_("active"), default=True)
     metadata = models.JSONField(_("metadata"), default=dict, blank=True)
 
@@ -162,6 +190,18 @@ class AbstractProgram(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        if self.fraud_review_score > self.fraud_block_score:
+            raise ValidationError(
+                {
+                    "fraud_review_score": _(
+                        "The review score cannot be above the block score (a referral would "
+                        "be blocked before it could be reviewed)."
+                    )
+                }
+            )
 
     def to_minor(self, amount: Decimal) -> int:
         """Convert a money ``Decimal`` in this program's currency to integer minor units.

@@ -11,6 +11,7 @@ from model_utils.models import TimeStampedModel
 
 from ..enums import (
     CodeKind,
+    FraudStatus,
     ReferralStatus,
 )
 from ..querysets import (
@@ -285,6 +286,29 @@ class AbstractReferral(TimeStampedModel):
         editable=False,
         help_text=_("Qualifying orders of the referred customer, net of refunds."),
     )
+    fraud_status = models.CharField(
+        _("fraud status"),
+        max_length=10,
+        choices=FraudStatus.choices,
+        default=FraudStatus.CLEAR,
+        editable=False,
+    )
+    fraud_score = models.PositiveIntegerField(
+        _("fraud score"),
+        default=0,
+        editable=False,
+        help_text=_("The sum of the scores of the fraud signals found (see its decisions)."),
+    )
+    review_deadline = models.DateTimeField(
+        _("review deadline"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("Undecided by then, the program's default review outcome applies."),
+    )
+    ip_hash = models.CharField(_("sign-up IP address (hashed)"), max_length=64, blank=True)
+    device_hash = models.CharField(_("sign-up device (hashed)"), max_length=64, blank=True)
+    user_agent_hash = models.CharField(_("sign-up user agent (hashed)"), max_length=64, blank=True)
     metadata = models.JSONField(_("metadata"), default=dict, blank=True)
 
     class Meta:
@@ -304,6 +328,11 @@ class AbstractReferral(TimeStampedModel):
             ),
             models.Index(fields=["program", "attached_at"], name="referral_rew_ref_program"),
             models.Index(fields=["status", "expires_at"], name="referral_rew_ref_expiry"),
+            models.Index(fields=["code", "attached_at"], name="referral_rew_ref_code"),
+            models.Index(fields=["ip_hash", "attached_at"], name="referral_rew_ref_ip"),
+            models.Index(
+                fields=["fraud_status", "review_deadline"], name="referral_rew_ref_review"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -373,6 +402,7 @@ class AbstractOrder(models.Model):
         ]
         indexes = [
             models.Index(fields=["account", "occurred_at"], name="referral_rew_order_account"),
+            models.Index(fields=["payment_fingerprint_hash"], name="referral_rew_order_payment"),
         ]
 
     def __str__(self) -> str:

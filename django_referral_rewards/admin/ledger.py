@@ -110,6 +110,19 @@ class ProgramAdmin(admin.ModelAdmin):
             },
         ),
         (_("Commissions and payouts"), {"fields": ["payout_minimum", "payouts_link"]}),
+        (
+            _("Fraud checks"),
+            {
+                "fields": [
+                    ("fraud_review_score", "fraud_block_score"),
+                    ("review_days", "review_default_outcome"),
+                ],
+                "description": _(
+                    "The fraud checks score every referred sign-up; see the fraud "
+                    "decisions of a referral for how its score was reached."
+                ),
+            },
+        ),
         (_("Advanced"), {"fields": ["metadata"], "classes": ["collapse"]}),
     ]
     readonly_fields = ["tiers_link", "catalog_link", "payouts_link"]

@@ -23,7 +23,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from ..enums import GrantSource, GrantStatus, ReferralStatus, RewardKind
+from ..enums import FraudStatus, GrantSource, GrantStatus, RewardKind
 from ..exceptions import InvalidAmount, ReferralRewardsError
 from ..forms import GrantRewardForm
 from ..models import RewardGrant, Voucher
@@ -285,7 +285,7 @@ class RewardGrantAdmin(admin.ModelAdmin):
             if grant.status != GrantStatus.HELD:
                 skipped += 1
                 continue
-            if grant.referral is not None and grant.referral.status == ReferralStatus.REVIEW:
+            if grant.referral is not None and grant.referral.fraud_status == FraudStatus.REVIEW:
                 self.message_user(
                     request,
                     _("%(grant)s: its referral is in review; decide the review first.")

@@ -27,6 +27,7 @@ def get_or_create_account(user_or_member: Any, *, program: Program | str | None 
     program_obj = Program.objects.resolve(program)
     # get_or_create re-reads the winner's row when it loses a creation race.
     account, _ = Account.objects.get_or_create(member_id=member.pk, program=program_obj)
+    account.member = member  # type: ignore[assignment]  # already read: spare a query
     return account
 
 

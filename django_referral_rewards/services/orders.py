@@ -32,7 +32,7 @@ from ..hashing import keyed_hash
 from ..models import Account, Order, OrderRefund, Program, Referral, RewardGrant, Tier
 from ..money import as_decimal
 from ..policies import Grant, make_key
-from . import referrals, rewards, tiers, vouchers
+from . import fraud, referrals, rewards, tiers, vouchers
 from .accounts import get_or_create_account
 
 
@@ -140,6 +140,7 @@ def order_completed(
     if recorded is not None:
         return _replay(Order.objects.get(pk=recorded), account, amount)
     qualifying = amount > 0 and amount >= program_obj.minimum_order_amount
+    payment_hash = keyed_hash(str(payment_fingerprint or ""), purpose="payment")
     try:
         with transaction.atomic():
             referral = referrals.locked_referral(account)
@@ -150,6 +151,10 @@ def order_completed(
                 locked = tiers.lock_account(account)
                 program_tiers = tiers.program_tiers(program_obj)
             counts_for, converts = _referral_terms(referral if qualifying else None, now)
+            if counts_for is not None and not fraud.screen_order(
+                counts_for, customer=account, order_id=order_id, payment_hash=payment_hash, now=now
+            ):
+                counts_for, converts = None, False  # the checks blocked the referral
             order = Order.objects.create(
                 program=program_obj,
                 account=account,
@@ -159,9 +164,7 @@ def order_completed(
                 qualifying=qualifying,
                 referral=counts_for,
                 converted_referral=converts,
-                payment_fingerprint_hash=keyed_hash(
-                    str(payment_fingerprint or ""), purpose="payment"
-                ),
+                payment_fingerprint_hash=payment_hash,
                 occurred_at=now,
             )
             grants: list[RewardGrant] = []

@@ -3,10 +3,11 @@ converting, expiring and rejecting them.
 
 State machine (every change a compare-and-set on ``status``)::
 
+    (created rejected when the fraud checks block it)
     pending -> converted          (the program's conversion event)
     pending -> expired            (not converted within the attribution window)
     converted -> pending          (its only qualifying order was fully refunded)
-    pending / review / converted -> rejected   (staff or fraud decision)
+    pending / converted -> rejected   (staff or fraud decision)
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from django.utils import timezone
 
 from .. import signals
 from ..conf import app_settings
-from ..enums import ConversionEvent, GrantStatus, ReferralStatus, RewardTrigger
-from ..exceptions import AlreadyReferred, CodeError, InvalidArgument, InvalidTransition
+from ..enums import ConversionEvent, FraudStage, GrantStatus, ReferralStatus, RewardTrigger
+from ..exceptions import AlreadyReferred, CodeError, InvalidArgument, InvalidTransition, OwnCode
+from ..fraud import BLOCK
 from ..models import Account, Program, Referral, ReferralCode, RewardGrant
 from ..signals import send_on_commit
-from . import attribution, rewards
+from . import attribution, fraud, rewards
 from .accounts import get_or_create_account
 from .codes import record_use, validate_code
 from .sweeps import claim_batches
@@ -53,14 +55,23 @@ def attach(
     *remembered* one that has become unusable is dropped silently. Signing up twice with
     the same code returns the first referral; with another code it raises
     :class:`AlreadyReferred` (a customer is referred once per program).
+
+    The fraud checks (:mod:`django_referral_rewards.services.fraud`) run first: a
+    referral they block is returned *rejected* (``fraud_status="blocked"``: nobody is
+    rewarded, the code is not used up, and the customer cannot be referred again in
+    the program); one they send to review is pending with its rewards held until the
+    decision. The sign-up's IP address and device are remembered, hashed, as the
+    customer's traces (with or without a code).
     """
     now = now or timezone.now()
     remembered = None
     if not code and request is not None:
         remembered = attribution.remembered_code(request)
     typed = code or remembered
+    hashes = fraud.request_hashes(request)
     if not typed:
-        get_or_create_account(user, program=program)
+        customer = get_or_create_account(user, program=program)
+        fraud.record_traces(customer.member_id, hashes=hashes, now=now)
         return None
     try:
         found = validate_code(typed, user, program, now=now)
@@ -71,39 +82,59 @@ def attach(
             raise
         return None
     customer = get_or_create_account(user, program=found.program)
+    if customer.pk == found.owner_id:
+        raise OwnCode()
     existing = Referral.objects.filter(referred=customer).first()
     if existing is not None:
         return _replay_or_refuse(existing, found)
     program_obj = found.program
-    converts = program_obj.conversion_event == ConversionEvent.SIGNUP
+    assessment = fraud.screen_signup(found, customer, user=user, hashes=hashes, now=now)
+    blocked = assessment.outcome == BLOCK
+    converts = program_obj.conversion_event == ConversionEvent.SIGNUP and not blocked
     try:
         with transaction.atomic():
-            record_use(found, customer=customer, reference=("signup", customer.pk), now=now)
+            if not blocked:  # a blocked sign-up does not use up the code
+                record_use(found, customer=customer, reference=("signup", customer.pk), now=now)
             referral = Referral.objects.create(
                 program=program_obj,
                 referrer=found.owner,
                 referred=customer,
                 code=found,
                 campaign=found.campaign,
-                status=ReferralStatus.PENDING,
+                status=ReferralStatus.REJECTED if blocked else ReferralStatus.PENDING,
                 attached_at=now,
                 expires_at=now + timedelta(days=program_obj.attribution_window_days),
+                ip_hash=hashes.ip,
+                device_hash=hashes.device,
+                user_agent_hash=hashes.user_agent,
+                **fraud.new_referral_fields(assessment, program_obj, now),
             )
-            send_on_commit(
-                signals.referral_attached,
-                sender=Referral,
-                referral=referral,
-                referrer=referral.referrer,
-                referred=customer,
-            )
-            number = convert(referral, now=now) if converts else None
-            rewards.decide_and_grant(
-                referral,
-                triggers={RewardTrigger.SIGNUP},
-                source="signup",
-                occurred_at=now,
-                conversion_number=number,
-            )
+            fraud.record_assessment(referral, assessment, stage=FraudStage.SIGNUP, now=now)
+            fraud.record_traces(customer.member_id, hashes=hashes, now=now)
+            if blocked:
+                send_on_commit(
+                    signals.referral_rejected,
+                    sender=Referral,
+                    referral=referral,
+                    reason=fraud.blocked_reason(assessment),
+                    rejected_by=None,
+                )
+            else:
+                send_on_commit(
+                    signals.referral_attached,
+                    sender=Referral,
+                    referral=referral,
+                    referrer=referral.referrer,
+                    referred=customer,
+                )
+                number = convert(referral, now=now) if converts else None
+                rewards.decide_and_grant(
+                    referral,
+                    triggers={RewardTrigger.SIGNUP},
+                    source="signup",
+                    occurred_at=now,
+                    conversion_number=number,
+                )
     except IntegrityError:
         # Two sign-up events for one customer raced; the other one attached first.
         return _replay_or_refuse(Referral.objects.get(referred=customer), found)
@@ -257,7 +288,7 @@ def reject(
     with transaction.atomic():
         won = Referral.objects.filter(
             pk=referral.pk,
-            status__in=[ReferralStatus.PENDING, ReferralStatus.REVIEW, ReferralStatus.CONVERTED],
+            status__in=[ReferralStatus.PENDING, ReferralStatus.CONVERTED],
         ).update(status=ReferralStatus.REJECTED)
         if not won:
             referral.refresh_from_db()

@@ -22,6 +22,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from .. import signals
 from ..arguments import check_days
@@ -29,9 +30,9 @@ from ..conf import app_settings
 from ..enums import (
     VOUCHER_REWARD_KINDS,
     Beneficiary,
+    FraudStatus,
     GrantSource,
     GrantStatus,
-    ReferralStatus,
     RewardKind,
     RewardTrigger,
     TierBasis,
@@ -189,7 +190,7 @@ def write_grant(
     grant.account = account
     send_on_commit(signals.reward_granted, sender=RewardGrant, grant=grant, account=account)
     # Rewards of a referral in review wait for the decision, even when due.
-    in_review = referral is not None and referral.status == ReferralStatus.REVIEW
+    in_review = referral is not None and referral.fraud_status == FraudStatus.REVIEW
     if grant.release_at <= now and not in_review:
         release(grant, now=now, evaluate_tier=evaluate_tier)
     return grant
@@ -218,14 +219,21 @@ def release(
 ) -> RewardGrant:
     """Release a held grant: write its ledger entry or issue its voucher. Releasing a
     grant that is already released returns it unchanged; a voided or reversed one
-    raises :class:`InvalidTransition`. Released points move the member up a
+    raises :class:`InvalidTransition`, and so does one whose referral is in fraud
+    review (it waits for the decision). Released points move the member up a
     points-based tier they now reach (unless ``evaluate_tier`` is false)."""
     now = now or timezone.now()
     with transaction.atomic():
-        won = RewardGrant.objects.filter(pk=grant.pk, status=GrantStatus.HELD).update(
-            status=GrantStatus.RELEASED, resolved_at=now
-        )
+        held = RewardGrant.objects.filter(pk=grant.pk, status=GrantStatus.HELD)
+        if grant.referral_id is not None:
+            held = held.exclude(referral__fraud_status=FraudStatus.REVIEW)
+        won = held.update(status=GrantStatus.RELEASED, resolved_at=now)
         grant = RewardGrant.objects.select_related("program", "account").get(pk=grant.pk)
+        if not won and grant.status == GrantStatus.HELD:
+            raise InvalidTransition(
+                gettext("This reward waits for the fraud review of its referral."),
+                status=grant.status,
+            )
         if not won:
             if grant.status == GrantStatus.RELEASED:
                 return grant
@@ -308,7 +316,7 @@ def release_due(
     batch_size = batch_size or app_settings.SWEEP_BATCH_SIZE
     released = batches = 0
     due = RewardGrant.objects.filter(status=GrantStatus.HELD, release_at__lte=now).exclude(
-        referral__status=ReferralStatus.REVIEW
+        referral__fraud_status=FraudStatus.REVIEW
     )
     for batch in claim_batches(due, batch_size):
         batches += 1

@@ -1,4 +1,7 @@
-"""The share link: ``/r/CODE/`` records a visit, remembers the code and redirects."""
+"""The share link: ``/r/CODE/`` records a visit, remembers the code and redirects.
+
+It is rate-limited (scope ``landing``): whether the code is remembered shows in the
+response, so an unlimited link would let anyone test codes as fast as they like."""
 
 from __future__ import annotations
 
@@ -8,14 +11,17 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_safe
 
 from ..conf import app_settings
+from ..ratelimit import rate_limited
 from ..services import attribution
 
 
 @require_safe
+@rate_limited("landing")
 def landing(request: HttpRequest, code: str) -> HttpResponse:
     """Redirect to ``?next=`` when it is a safe URL on this site (never an open
     redirect), else to ``REFERRAL_REWARDS_LANDING_URL``. An unusable code still
-    redirects, without recording anything or saying why."""
+    redirects, without recording anything or saying why. Over the rate limit it answers
+    429 and records nothing."""
     attribution.record_visit(request, code)
     target = request.GET.get("next", "")
     if not url_has_allowed_host_and_scheme(
