@@ -60,6 +60,31 @@ class MemberAdapter:
 
         return Order.objects.filter(account=account).exists()
 
+    def erase_member_fields(self, member: Any) -> dict[str, Any]:
+        """The field values written onto ``member`` when it is erased
+        (:func:`django_referral_rewards.services.privacy.erase_member`): every field
+        that holds personal data, by name, with its replacement.
+
+        The default covers the fields of ``AbstractMember``: the name becomes
+        ``"Erased member #<pk>"``, the e-mail address and phone number are emptied, the
+        link to the user is removed, the member is deactivated and ``metadata``
+        emptied. A swapped member model with personal fields of its own must add them,
+        e.g.::
+
+            def erase_member_fields(self, member):
+                return {**super().erase_member_fields(member), "loyalty_number": ""}
+
+        Keep the values fixed (not random), so that erasing twice changes nothing.
+        """
+        return {
+            "name": f"Erased member #{member.pk}",
+            "email": "",
+            "phone": "",
+            "user": None,
+            "active": False,
+            "metadata": {},
+        }
+
 
 class RequestAdapter:
     """Reads a request. Override :meth:`get_client_ip` behind a reverse proxy you trust

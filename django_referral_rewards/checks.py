@@ -63,6 +63,30 @@ def check_numeric_settings(app_configs: Any = None, **kwargs: Any) -> list[Error
 
 
 @register(Tags.compatibility)
+def check_fraud_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """The fraud checks import and are callable; scores, velocity limits, retention
+    and the disposable domains list are valid."""
+    from .fraud import normalize
+
+    errors: list[Error] = []
+    readers = (
+        app_settings.fraud_checks,
+        lambda: app_settings.FRAUD_SCORES,
+        lambda: app_settings.FRAUD_VELOCITY,
+        lambda: app_settings.RETENTION_DAYS,
+        normalize.disposable_domains,
+    )
+    for read in readers:
+        try:
+            read()
+        except ConfigurationError as exc:
+            errors.append(
+                Error(str(exc), hint="See the fraud checks topic.", id="referral_rewards.E006")
+            )
+    return errors
+
+
+@register(Tags.compatibility)
 def check_host_signals(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     try:
         app_settings.host_signals()

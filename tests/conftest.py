@@ -26,3 +26,14 @@ def now():
 
 def days(n: float) -> dt.timedelta:
     return dt.timedelta(days=n)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Every test starts with an empty default cache, so rate-limit counts (and any
+    other cached state) never leak from one test into the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

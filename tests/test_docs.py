@@ -6,6 +6,7 @@
 * Every setting (an upper-case property of ``conf.AppSettings``) has a docstring, is a
   known setting name, and is rendered by the settings directive of ``docs/_ext``.
 * The check ids, exception codes and ``:setting:`` references in the docs match the code.
+* The fraud topic lists every default signal (with its score), check and threshold.
 * The quickstart's code runs.
 * The whole documentation builds with warnings as errors (when Sphinx is installed).
 
@@ -350,6 +351,137 @@ def test_every_exception_code_is_documented():
         if isinstance(value, type) and issubclass(value, exceptions.ReferralRewardsError)
     }
     assert documented == defined
+
+
+# --- the fraud topic ---------------------------------------------------------------------
+
+FRAUD_RST = DOCS / "topics" / "fraud.rst"
+FRAUD_TABLE_ROW = re.compile(r"^   \* - ``(?P<name>\w+)``\n     - (?P<score>\d+)$", re.MULTILINE)
+FRAUD_DEFAULT = re.compile(r"^``(?P<field>\w+)`` \(default ``(?P<value>[^`]+)``\)$", re.MULTILINE)
+FRAUD_PROGRAM_FIELDS = (
+    "fraud_review_score",
+    "fraud_block_score",
+    "review_days",
+    "review_default_outcome",
+)
+
+
+def fraud_doc_problems(
+    rst: str, scores: dict[str, int], paths: tuple[str, ...], defaults: dict[str, str]
+) -> list[str]:
+    """Where the fraud topic disagrees with the code: each default signal is a row of the
+    signals table with its default score (and no row is for a signal the checks do not
+    report), each default check is named by its import string, and each program
+    threshold is given with its field's default."""
+    problems = []
+    rows = {match["name"]: int(match["score"]) for match in FRAUD_TABLE_ROW.finditer(rst)}
+    for name, score in scores.items():
+        if name not in rows:
+            problems.append(f"signal {name} is not in the signals table")
+        elif rows[name] != score:
+            problems.append(f"signal {name}: the page says {rows[name]}, the code {score}")
+    for name in sorted(set(rows) - set(scores)):
+        problems.append(f"the signals table lists {name}, which no default check reports")
+    for path in paths:
+        if f"``{path}``" not in rst:
+            problems.append(f"check {path} is not named")
+    documented = {match["field"]: match["value"] for match in FRAUD_DEFAULT.finditer(rst)}
+    for field, value in defaults.items():
+        if documented.get(field) != value:
+            problems.append(f"{field}: the page says {documented.get(field)!r}, the code {value!r}")
+    return problems
+
+
+def _program_defaults() -> dict[str, str]:
+    from django_referral_rewards.models import Program
+
+    return {name: str(Program._meta.get_field(name).default) for name in FRAUD_PROGRAM_FIELDS}
+
+
+def test_the_fraud_topic_lists_every_default_signal_check_and_threshold():
+    from django_referral_rewards.fraud import checks as fraud_checks
+
+    rst = FRAUD_RST.read_text(encoding="utf-8")
+    assert (
+        fraud_doc_problems(
+            rst, fraud_checks.DEFAULT_SCORES, fraud_checks.DEFAULT_CHECKS, _program_defaults()
+        )
+        == []
+    )
+    velocity = conf.AppSettings().FRAUD_VELOCITY  # the defaults: nothing is set in tests
+    rendered = ", ".join(f'"{key}": {value}' for key, value in velocity.items())
+    assert "``{" + rendered + "}``" in rst
+
+
+SAMPLE_FRAUD_RST = """
+.. list-table::
+
+   * - Signal
+     - Score
+   * - ``same_user``
+     - 100
+   * - ``same_ip``
+     - 40
+
+* ``pkg.checks.same_person``
+* ``pkg.checks.same_network``
+
+``fraud_review_score`` (default ``50``)
+   Review.
+"""
+SAMPLE_SCORES = {"same_user": 100, "same_ip": 40}
+SAMPLE_PATHS = ("pkg.checks.same_person", "pkg.checks.same_network")
+SAMPLE_DEFAULTS = {"fraud_review_score": "50"}
+
+
+def test_fraud_doc_check_accepts_a_matching_page():
+    assert fraud_doc_problems(SAMPLE_FRAUD_RST, SAMPLE_SCORES, SAMPLE_PATHS, SAMPLE_DEFAULTS) == []
+
+
+@pytest.mark.parametrize(
+    ("scores", "paths", "defaults", "expected"),
+    [
+        (
+            {**SAMPLE_SCORES, "velocity": 50},
+            SAMPLE_PATHS,
+            SAMPLE_DEFAULTS,
+            "signal velocity is not in the signals table",
+        ),
+        (
+            {**SAMPLE_SCORES, "same_ip": 30},
+            SAMPLE_PATHS,
+            SAMPLE_DEFAULTS,
+            "signal same_ip: the page says 40, the code 30",
+        ),
+        (
+            {"same_user": 100},
+            SAMPLE_PATHS,
+            SAMPLE_DEFAULTS,
+            "the signals table lists same_ip, which no default check reports",
+        ),
+        (
+            SAMPLE_SCORES,
+            (*SAMPLE_PATHS, "pkg.checks.velocity"),
+            SAMPLE_DEFAULTS,
+            "check pkg.checks.velocity is not named",
+        ),
+        (
+            SAMPLE_SCORES,
+            SAMPLE_PATHS,
+            {"fraud_review_score": "60"},
+            "fraud_review_score: the page says '50', the code '60'",
+        ),
+        (
+            SAMPLE_SCORES,
+            SAMPLE_PATHS,
+            {**SAMPLE_DEFAULTS, "review_days": "7"},
+            "review_days: the page says None, the code '7'",
+        ),
+    ],
+    ids=["signal-missing", "score-differs", "signal-extra", "check-missing", "threshold", "field"],
+)
+def test_fraud_doc_check_reports_mismatches(scores, paths, defaults, expected):
+    assert expected in fraud_doc_problems(SAMPLE_FRAUD_RST, scores, paths, defaults)
 
 
 # --- quickstart --------------------------------------------------------------------------

@@ -795,3 +795,17 @@ def test_describe_rule_capitalises_and_names_the_event(program):
     rule = RewardRule(program=program, kind="free_item", value=Decimal(0), trigger="first_order")
     text = describe_rule(rule, program)
     assert text == "A voucher for a free item or service on your first order"
+
+
+@override_settings(REFERRAL_REWARDS_RATE_LIMITS={"landing": "2/m"})
+def test_ref_parameter_shares_the_landing_limit_and_is_ignored_over_it(client, code, clock):
+    for _ in range(2):
+        assert client.get("/signup/", {"ref": code.code}).status_code == 200
+    assert Visit.objects.count() == 2
+    before = row_counts()
+    # Over the limit the page is still served, but the code is neither checked nor kept.
+    over = client.get("/signup/", {"ref": code.code}, REMOTE_ADDR="127.0.0.1")
+    assert over.status_code == 200 and over.content == b"signup page"
+    assert row_counts() == before
+    # The share link now counts against the same limit.
+    assert client.get(f"/r/{code.code}/").status_code == 429

@@ -3,6 +3,7 @@ through actions that call services."""
 
 from . import (  # noqa: F401
     codes,
+    fraud,
     ledger,
     loyalty,
     orders,

@@ -34,6 +34,7 @@ from ..models import (
 from ..services import ledger, payouts
 from .granting import can_grant, grant_to_accounts
 from .helpers import changelist_link
+from .members import MemberAdminMixin
 
 
 class ReadOnlyAdminMixin:
@@ -151,7 +152,10 @@ class ProgramAdmin(admin.ModelAdmin):
 if get_member_model() is Member:  # a host that swaps the member registers its own admin
 
     @admin.register(Member)
-    class MemberAdmin(admin.ModelAdmin):
+    class MemberAdmin(MemberAdminMixin, admin.ModelAdmin):
+        """Members, each with their activity history, the download of their personal
+        data and its erasure (see :class:`~.members.MemberAdminMixin`)."""
+
         list_display = ["__str__", "email", "kind", "user", "active", "created"]
         list_filter = ["kind", "active"]
         search_fields = ["name", "email", "phone"]
