@@ -69,6 +69,7 @@ VANITY = "django_referral_rewards.codes.VanityCodeGenerator"
 SWAPPED = bool(getattr(settings, "SWAPPED", False))
 #: How many queries an export takes, whatever the number of rows.
 EXPORT_QUERIES = 20
+HOST_ADAPTER = "tests.test_privacy.HostAdapter"
 
 
 # --- a member with a full history -------------------------------------------------------
@@ -448,6 +449,7 @@ def test_export_then_erase_keeps_balances_and_program_totals(
     with (
         caplog.at_level(logging.INFO, logger="django_referral_rewards.privacy"),
         django_capture_on_commit_callbacks(execute=True),
+        override_settings(REFERRAL_REWARDS_MEMBER_ADAPTER=HOST_ADAPTER),
     ):
         result = privacy.erase_member(story.member, erased_by=story.staff)
 
@@ -622,14 +624,20 @@ def test_a_fallback_not_of_the_generated_shape_is_not_used(program):
         assert privacy.erase_member(account.member).codes_replaced == 0
 
 
-class RenamingAdapter(MemberAdapter):
-    """A host's adapter with personal fields of its own."""
+class HostAdapter(MemberAdapter):
+    """A host's adapter: its member model may have personal fields of its own (the
+    swapped model's ``loyalty_number``)."""
 
     def erase_member_fields(self, member: Any) -> dict[str, Any]:
-        fields = {**super().erase_member_fields(member), "name": "Former customer"}
+        fields = super().erase_member_fields(member)
         if hasattr(member, "loyalty_number"):
             fields["loyalty_number"] = ""
         return fields
+
+
+class RenamingAdapter(HostAdapter):
+    def erase_member_fields(self, member: Any) -> dict[str, Any]:
+        return {**super().erase_member_fields(member), "name": "Former customer"}
 
 
 class BrokenAdapter(MemberAdapter):
@@ -659,7 +667,7 @@ def test_swapped_member_export_and_erasure(story):
     story.member.refresh_from_db()
     assert story.member.loyalty_number == "LN-4242"
     # ...a host's own adapter erases its own.
-    with override_settings(REFERRAL_REWARDS_MEMBER_ADAPTER="tests.test_privacy.RenamingAdapter"):
+    with override_settings(REFERRAL_REWARDS_MEMBER_ADAPTER=HOST_ADAPTER):
         result = privacy.erase_member(story.member)
     assert result.member and not result.traces
     story.member.refresh_from_db()

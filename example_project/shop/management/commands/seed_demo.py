@@ -2,7 +2,8 @@
 the default program's referral reward rules, loyalty tiers and reward catalog (in both
 programs), alice's referral code, a redemption waiting for the technician, an influencer
 with her own commission terms, her referred customers and her payouts (one paid, one
-waiting for approval), and two partner clinics with professional referrals.
+waiting for approval), two partner clinics with professional referrals, and two
+referrals the fraud checks caught: one waiting for a staff review, one blocked.
 
 Idempotent: running it again creates no duplicates. Users, programs and reward rules
 (by name) are looked up before they are created, alice's personal code is created once,
@@ -12,9 +13,11 @@ time instead of writing another. The influencer (by e-mail), her customers' shop
 (by number), the partners (by name) and their referrals (by reference) are looked up
 too; the host events are idempotent (a sign-up or an order id sent again has no second
 effect); a payout is looked up by its idempotency key before it is requested, and
-approved or marked paid only while it is still waiting for that step. A visitor who
-signed up on the demo site with a seeded customer's username is left alone, and a payout
-the influencer's commission does not cover is left out, with a warning.
+approved or marked paid only while it is still waiting for that step. The fraud cases
+go through the same sign-up event, with a request as the shop's sign-up page sends it;
+the referrer's traces are an upsert. A visitor who signed up on the demo site with a
+seeded customer's username is left alone, and a payout the influencer's commission does
+not cover is left out, with a warning.
 """
 
 from __future__ import annotations
@@ -27,12 +30,14 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.test import RequestFactory
 from django.utils import timezone
 
-from django_referral_rewards.conf import get_member_model
+from django_referral_rewards.conf import app_settings, get_member_model
 from django_referral_rewards.enums import (
     Beneficiary,
     CommissionKind,
+    FraudStatus,
     MemberKind,
     OptionKind,
     PartnerKind,
@@ -61,6 +66,7 @@ from django_referral_rewards.services import (
     accounts,
     codes,
     events,
+    fraud,
     ledger,
     payouts,
     professional,
@@ -222,6 +228,39 @@ PROFESSIONAL_REFERRALS = [
 ]
 
 
+#: A referrer whose referred sign-ups the fraud checks caught: her username and e-mail
+#: address (at Gmail, which ignores dots and ``+tags`` in addresses).
+FRAUD_REFERRER = ("nina", "nina.patel@gmail.com")
+#: Where she logs in from: (IP address, device cookie). Her log-ins left these traces.
+FRAUD_REFERRER_SEEN = ("203.0.113.24", "demo-device-nina-laptop-0001")
+#: Her code's sign-ups the checks caught: username -> (e-mail address, signed up N days
+#: ago, IP address, device cookie, what the checks make of it).
+#: omar signed up on nina's laptop (her device cookie, another network): same_device
+#: (80) sends the referral to review, with both sign-up rewards held. "ninap" is nina
+#: herself, with her address written with dots and a +tag: same_email (100) blocks it.
+FRAUD_SIGNUPS = {
+    "omar": (
+        "omar@example.com",
+        2,
+        "198.51.100.61",
+        FRAUD_REFERRER_SEEN[1],
+        FraudStatus.REVIEW,
+    ),
+    "ninap": ("N.i.n.a.Patel+deals@gmail.com", 1, "192.0.2.77", "", FraudStatus.BLOCKED),
+}
+
+
+def demo_request(ip: str, device: str) -> Any:
+    """A request as the shop's sign-up page receives it, from ``ip`` with the device
+    cookie ``device`` (the referral middleware sets one on a visitor's first visit)."""
+    request = RequestFactory().post(
+        "/signup/", REMOTE_ADDR=ip, HTTP_USER_AGENT="Mozilla/5.0 (demo)"
+    )
+    if device:
+        request.COOKIES[app_settings.DEVICE_COOKIE_NAME] = device
+    return request
+
+
 class Command(BaseCommand):
     help = (
         "Create the example project's demo users, programs, accounts, ledger entries, "
@@ -242,6 +281,7 @@ class Command(BaseCommand):
             self.redeem(users["alice"], default)
             influencer = self.influencer(default, admin=users["admin"])
             self.partners(admin=users["admin"])
+            caught = self.fraud_cases(default)
         alice = users["alice"]
         for program in (None, "shop-b"):
             account = accounts.get_or_create_account(alice, program=program)
@@ -256,6 +296,12 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"partner {row.partner.name}: sent {row.sent}, received {row.received}: "
                 f"{row.description}"
+            )
+        for referral in caught:
+            self.stdout.write(
+                f"fraud: {referral.referred.member} referred by {referral.referrer.member}: "
+                f"{referral.get_fraud_status_display().lower()} (score {referral.fraud_score}: "
+                f"{', '.join(signal.name for signal in referral.fraud_signals.all())})"
             )
         self.stdout.write(self.style.SUCCESS("Demo data is in place."))
         self.stdout.write(
@@ -276,7 +322,13 @@ class Command(BaseCommand):
             "  * Accounts: Maya Lopez's own terms (10% of each referred customer's first\n"
             "    order), her commission and its ledger entries;\n"
             "  * Partners: referrals sent and received, who owes whom, and the balances\n"
-            "    report."
+            "    report.\n"
+            "\nFraud checks (in the admin, Referrals, filtered by fraud status):\n"
+            "  * omar signed up with nina's code on nina's own laptop: in review, his and\n"
+            "    nina's sign-up points held. Open it to see why, then Approve after review\n"
+            "    (the points are released) or Reject after review… (they are voided);\n"
+            "  * ninap signed up with nina's own address written N.i.n.a.Patel+deals@...:\n"
+            "    blocked, nobody rewarded, and nina's code not used up."
         )
 
     def user(self, username: str, password: str, is_staff: bool, is_superuser: bool) -> Any:
@@ -507,6 +559,62 @@ class Command(BaseCommand):
                 )
         account.refresh_from_db()
         return account
+
+    def fraud_cases(self, program: Program) -> list[Referral]:
+        """nina, who refers at Gmail, the traces of her log-ins, and two sign-ups with her
+        code that the fraud checks caught: one sent to review, one blocked. Returns the
+        referrals (none when a visitor took nina's username first)."""
+        User = get_user_model()
+        username, email = FRAUD_REFERRER
+        nina = User._default_manager.filter(username=username).first()
+        if nina is None:
+            nina = User._default_manager.create_user(username=username, email=email, password=None)
+            self.stdout.write(f"Created referrer {username} ({email}).")
+        elif nina.email != email:
+            self.stdout.write(
+                self.style.WARNING(f"User {username} exists with another address; left alone.")
+            )
+            return []
+        code = codes.get_or_create_personal_code(nina, program=program)
+        now = timezone.now()
+        account = accounts.get_or_create_account(nina, program=program)
+        fraud.record_traces(
+            account.member_id,
+            request=demo_request(*FRAUD_REFERRER_SEEN),
+            now=now - timedelta(days=20),
+        )
+        caught = []
+        for name, (address, days_ago, ip, device, expected) in FRAUD_SIGNUPS.items():
+            customer = User._default_manager.filter(username=name).first()
+            if customer is None:
+                customer = User._default_manager.create_user(
+                    username=name, email=address, password=None
+                )
+                self.stdout.write(f"Created customer {name}, signing up with {username}'s code.")
+            elif not Referral.objects.filter(
+                referrer=account, referred__member__user=customer
+            ).exists():
+                self.stdout.write(
+                    self.style.WARNING(
+                        f"User {name} exists and was not referred by {username}; left alone."
+                    )
+                )
+                continue
+            referral = events.customer_signed_up(
+                customer,
+                code=code.code,
+                request=demo_request(ip, device),
+                program=program,
+                now=now - timedelta(days=days_ago),
+            )
+            if referral is not None and referral.fraud_status != expected:
+                # Staff decided it since the first seed (or changed the thresholds).
+                self.stdout.write(
+                    f"{name}'s referral is {referral.get_fraud_status_display().lower()} now."
+                )
+            if referral is not None:
+                caught.append(referral)
+        return caught
 
     def shop_order(
         self, customer: Any, program: Program, number: str, sku: str, days_ago: int, *, now: Any
