@@ -50,8 +50,9 @@ class MemberAdapter:
     def is_existing_customer(self, user: Any, *, account: Any, program: Any) -> bool:
         """Whether the customer signing up with a referral code was a customer already
         (the ``existing_customer`` fraud check: a referral rewards new customers). The
-        default: the customer's account in ``program`` has orders recorded before this
-        sign-up. Override it to ask your own order or billing tables, e.g.::
+        default: the customer's account in ``program`` already has an order recorded
+        (the check runs before the sign-up's own writes, so any order is an earlier
+        one). Override it to ask your own order or billing tables, e.g.::
 
             def is_existing_customer(self, user, *, account, program):
                 return Invoice.objects.filter(customer__user=user).exists()

@@ -125,6 +125,13 @@ class LedgerImmutable(ReferralRewardsError):
     default_message = "Ledger entries cannot be changed or deleted; post a reversal instead."
 
 
+class DecisionImmutable(ReferralRewardsError):
+    """Fraud decisions are an append-only audit trail: never updated or deleted."""
+
+    code = "decision_immutable"
+    default_message = "Fraud decisions cannot be changed or deleted; record a new decision."
+
+
 class CodeError(ReferralRewardsError):
     """Base class of the reasons a referral code cannot be used."""
 

@@ -30,8 +30,6 @@ from django_referral_rewards.models import (
     Program,
     Redemption,
     RedemptionEvent,
-    Referral,
-    RewardGrant,
     RewardOption,
     RewardRule,
     Voucher,
@@ -56,7 +54,7 @@ default_admin_only = pytest.mark.skipif(
 )
 
 HOUR = dt.timedelta(hours=1)
-T0 = dt.datetime(2025, 3, 1, 9, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2025, 3, 1, 9, 0, tzinfo=dt.UTC)
 
 
 def at(hours: float) -> dt.datetime:
@@ -175,8 +173,12 @@ def test_every_source_appears_with_its_actor_time_and_amount(history):
     adjusted = h.find(activities, "ledger", "Adjusted by staff (Points): Goodwill")
     assert (adjusted.at, adjusted.actor, adjusted.amount) == (at(2), h.sam, "+50 points")
     assert adjusted.object == h.adjustment
-    earned = h.find(activities, "ledger", "Earned (Points): Referral bonus")
-    assert (earned.at, earned.actor, earned.amount) == (at(0), None, "+100 points")
+    earned = [a for a in activities if a.summary == "Earned (Points): Referral bonus"]
+    # Bob's bonus at once; Carl's when Sam approved his referral.
+    assert [(a.at, a.actor, a.amount) for a in earned] == [
+        (at(12), None, "+100 points"),
+        (at(0), None, "+100 points"),
+    ]
     commission = h.find(activities, "ledger", "Earned (Commission): Sales")
     assert commission.amount == "+50.00 USD"
     reversed_entry = h.find(activities, "ledger", "Reversed (Points)")
@@ -191,10 +193,11 @@ def test_every_source_appears_with_its_actor_time_and_amount(history):
     )
     revoked = h.find(activities, "reward", "Reward reversed: Points: Granted twice")
     assert (revoked.at, revoked.actor) == (at(4), h.sam)
-    rule_grant = h.find(activities, "reward", "Reward granted: Points: Referral bonus")
-    assert (rule_grant.at, rule_grant.actor) == (at(0), None)
+    rule_grants = [a for a in activities if a.summary == "Reward granted: Points: Referral bonus"]
+    assert [(a.at, a.actor) for a in rule_grants] == [(at(11), None), (at(0), None)]
     released = [a for a in activities if a.summary.startswith("Reward released: Points")]
-    assert [(a.at, a.actor) for a in released] == [(at(3), None), (at(0), None)]
+    # Sam's own grant was released too, but its reversal is the time it resolved at.
+    assert [(a.at, a.actor) for a in released] == [(at(12), None), (at(0), None)]
 
     requested = h.find(activities, "redemption", "Free car wash: Requested")
     assert (requested.at, requested.actor, requested.amount) == (at(5), h.ann_user, "100 points")
@@ -266,6 +269,18 @@ def test_campaign_codes_have_no_referrer(program):
     assert joined.summary == "Signed up with the campaign code SPRING"
 
 
+def test_a_conversion_without_an_order_has_no_amount(db):
+    shop = testing.make_program("isp", conversion_event="signup")
+    ann = testing.make_user("ann")
+    code = codes.get_or_create_personal_code(ann, program=shop)
+    events.customer_signed_up(testing.make_user("eve"), code=code.code, program=shop)
+    activities = member_activity(code.owner.member, kinds=["referral"])
+    assert [(a.summary, a.amount) for a in activities] == [
+        ("Referred customer eve converted", None),
+        (f"Referred eve (code {code.code})", None),
+    ]
+
+
 def test_limit_and_since(history):
     everything = member_activity(history.member)
     assert len(everything) > 20
@@ -305,6 +320,47 @@ def test_a_member_without_accounts_has_only_admin_changes(db):
     assert (changed.kind, changed.summary) == ("admin", "Nobody: Changed name.")
 
 
+def test_reward_values_in_their_units_and_voided_rewards(account):
+    staff_user = testing.make_user(is_staff=True)
+    percent = rewards.grant_reward(account, kind="voucher_percent", value=15, reason="Spring")
+    free = rewards.grant_reward(account, kind="free_item", value=0, reason="Car wash")
+    credit = rewards.grant_reward(account, kind="credit", value="2.5", reason="Sorry")
+    held = rewards.grant_reward(account, kind="points", value=9, reason="Later", hold_days=5)
+    rewards.revoke(held, reason="Mistake", revoked_by=staff_user)
+    granted = {
+        a.object: a.amount
+        for a in member_activity(account.member, kinds=["reward"])
+        if a.summary.startswith("Reward granted")
+    }
+    assert granted == {percent: "15%", free: "whole order", credit: "2.50 USD", held: "9 points"}
+    [voided] = [a for a in member_activity(account.member) if a.summary.startswith("Reward voided")]
+    assert (voided.summary, voided.actor) == ("Reward voided: Points: Mistake", staff_user)
+
+
+def test_admin_changes_of_accounts_and_without_the_admin_app(history, monkeypatch):
+    LogEntry.objects.log_actions(
+        user_id=history.sam.pk,
+        queryset=[history.account],
+        action_flag=CHANGE,
+        change_message="Changed commission terms.",
+        single_object=True,
+    )
+    changed = history.find(member_activity(history.member), "admin", "Changed commission")
+    assert (changed.account, changed.program, changed.actor) == (
+        history.account,
+        history.program,
+        history.sam,
+    )
+    # With a program filter, the member's own changes (no program) are left out.
+    by_program = member_activity(history.member, program=history.program, kinds=["admin"])
+    assert [a.summary.split(": ")[1] for a in by_program] == ["Changed commission terms."]
+
+    from django_referral_rewards.services import activity
+
+    monkeypatch.setattr(activity.apps, "is_installed", lambda name: False)
+    assert not [a for a in member_activity(history.member) if a.kind == "admin"]
+
+
 def _count_queries(member) -> int:
     with CaptureQueriesContext(connection) as queries:
         activities = member_activity(member)
@@ -337,11 +393,9 @@ def member_url(name: str, member: Any) -> str:
 
 
 @pytest.fixture
-def staff(client, django_user_model):
+def staff(client):
     def login(*codenames, is_staff=True):
-        user = django_user_model.objects.create_user(
-            "staff-" + "-".join(codenames), password="pw", is_staff=is_staff
-        )
+        user = testing.make_user(is_staff=is_staff)
         user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
         client.force_login(user)
         return client
@@ -404,7 +458,9 @@ def test_activity_csv(admin_client, history):
     assert rows[0]["summary"] == "Adjusted by staff (Points): =HYPERLINK(1)"
     assert rows[0]["amount"] == "'+5 points"  # a spreadsheet would run "+5 ..." as a formula
     assert rows[0]["by"] == "Sam Staff"
-    assert rows[0]["record"] == f"referral_rewards.LedgerEntry #{LedgerEntry.objects.latest('pk').pk}"
+    assert (
+        rows[0]["record"] == f"referral_rewards.LedgerEntry #{LedgerEntry.objects.latest('pk').pk}"
+    )
     payouts_only = admin_client.get(
         member_url("activity", history.member), {"format": "csv", "kind": "payout"}
     )
@@ -499,7 +555,10 @@ def test_erase_personal_data_action(admin_client, admin_user, history):
         },
         follow=True,
     )
-    assert "Erased the personal data of 1 member." in [str(m) for m in done.context["messages"]]
+    said = [str(m) for m in done.context["messages"]]
+    assert "Erased the personal data of 1 member." in said
+    # Her approved payout and redemption are still open: staff are told.
+    assert f"#{member.pk} Ann Archer: 1 payout and 1 redemption still open" in " ".join(said)
     member.refresh_from_db()
     assert member.name != "Ann Archer" and member.email != "ann@example.com"
     history.account.refresh_from_db()
@@ -509,6 +568,17 @@ def test_erase_personal_data_action(admin_client, admin_user, history):
     assert "Ann" not in log.object_repr
     erased = history.find(member_activity(member), "admin", "Erased the personal data.")
     assert erased.actor == admin_user
+    again = admin_client.post(
+        changelist,
+        {
+            "action": "erase_personal_data",
+            "_selected_action": [member.pk],
+            "apply": "1",
+            "confirm": "on",
+        },
+        follow=True,
+    )
+    assert any("nothing left to erase" in str(m) for m in again.context["messages"])
 
 
 @default_admin_only
@@ -541,6 +611,11 @@ host_site = admin.AdminSite(name="host_admin")
 class HostMemberAdmin(MemberAdminMixin, admin.ModelAdmin):
     search_fields = ["name"]
 
+    def has_view_permission(self, request, obj=None):
+        # Object-level permissions: nobody sees the members kept secret.
+        hidden = obj is not None and obj.name.startswith("Secret")
+        return not hidden and super().has_view_permission(request, obj)
+
 
 urlpatterns = [path("host-admin/", host_site.urls)]
 
@@ -559,6 +634,11 @@ def test_the_mixin_works_on_a_host_member_admin(client, history):
     assert page.status_code == 200
     assert "Adjusted by staff (Points): Goodwill" in page.content.decode()
     # Nothing but members is registered here: no links to other records.
-    assert all(row["url"] is None for row in page.context["rows"] if row["activity"].kind != "admin")
+    assert all(
+        row["url"] is None for row in page.context["rows"] if row["activity"].kind != "admin"
+    )
     csv_rows = client.get(activity_url, {"format": "csv"}).content.decode().splitlines()
     assert len(csv_rows) == len(member_activity(history.member)) + 1
+    secret = testing.make_member(name="Secret Sue")
+    assert client.get(reverse(f"{info}_activity", args=[secret.pk])).status_code == 403
+    assert client.get(reverse(f"{info}_personal_data", args=[secret.pk])).status_code == 403

@@ -216,9 +216,7 @@ def test_approve_after_review(admin_client, admin_user, in_review):
     assert (log.user, log.get_change_message()) == (admin_user, "Approved after review.")
 
 
-def test_approving_a_referral_not_in_review_is_reported_not_raised(
-    admin_client, in_review, clear
-):
+def test_approving_a_referral_not_in_review_is_reported_not_raised(admin_client, in_review, clear):
     response = act(admin_client, "approve_review", [clear, in_review])
     assert response.status_code == 200
     found = messages_of(response)
@@ -346,9 +344,9 @@ def test_referral_page_shows_signals_decisions_and_the_review_buttons(
     assert set(same.context["cl"].result_list) == {in_review, twin}
     assert "fraud evidence" in same.content.decode()
     assert set(
-        admin_client.get(changelist(Referral), {"ip_hash": in_review.ip_hash}).context[
-            "cl"
-        ].result_list
+        admin_client.get(changelist(Referral), {"ip_hash": in_review.ip_hash})
+        .context["cl"]
+        .result_list
     ) == {in_review, twin}
 
     # Decided: the page shows who decided, and no more review buttons.
@@ -394,8 +392,20 @@ def test_fraud_record_pages_render(admin_client, in_review):
             assert text in page, (url, text)
 
 
+def test_signal_snapshots_are_shown_as_lines():
+    from django_referral_rewards.admin.fraud import signals_summary
+
+    assert signals_summary([]) == "—"
+    assert signals_summary("not a list") == "—"
+    assert signals_summary([{"name": "<b>x</b>", "score": 5, "reason": "r"}, "junk"]) == (
+        "&lt;b&gt;x&lt;/b&gt; (5): r"
+    )
+
+
 @pytest.mark.parametrize("model", [FraudSignal, FraudDecision, Trace])
-def test_fraud_records_cannot_be_added_changed_or_deleted(admin_client, admin_user, in_review, model):
+def test_fraud_records_cannot_be_added_changed_or_deleted(
+    admin_client, admin_user, in_review, model
+):
     obj = model.objects.first()
     assert obj is not None
     model_admin = admin.site._registry[model]

@@ -36,9 +36,13 @@ COUNTS = {
     "payout_events": "SELECT COUNT(*) FROM referral_rewards_payoutevent",
     "partners": "SELECT COUNT(*) FROM referral_rewards_partner",
     "professional_referrals": "SELECT COUNT(*) FROM referral_rewards_professionalreferral",
+    "fraud_signals": "SELECT COUNT(*) FROM referral_rewards_fraudsignal",
+    "fraud_decisions": "SELECT COUNT(*) FROM referral_rewards_frauddecision",
+    "traces": "SELECT COUNT(*) FROM referral_rewards_trace",
 }
 BALANCES = (
-    "SELECT p.slug, m.name, a.points_balance, a.credit_balance, a.commission_balance "
+    "SELECT p.slug, m.name, a.points_balance, a.held_points, a.credit_balance, "
+    "a.commission_balance "
     "FROM referral_rewards_account a JOIN referral_rewards_program p ON p.id = a.program_id "
     "JOIN referral_rewards_member m ON m.id = a.member_id "
     "ORDER BY p.slug, m.name"
@@ -47,6 +51,12 @@ PAYOUTS = (
     "SELECT m.name, p.amount, p.method, p.status, p.external_reference "
     "FROM referral_rewards_payout p JOIN referral_rewards_account a ON a.id = p.account_id "
     "JOIN referral_rewards_member m ON m.id = a.member_id ORDER BY p.requested_at"
+)
+FRAUD_CAUGHT = (
+    "SELECT m.name, r.status, r.fraud_status, r.fraud_score FROM referral_rewards_referral r "
+    "JOIN referral_rewards_account a ON a.id = r.referred_id "
+    "JOIN referral_rewards_member m ON m.id = a.member_id "
+    "WHERE r.fraud_status <> 'clear' ORDER BY m.name"
 )
 PARTNER_REFERRALS = (
     "SELECT pa.name, r.direction, COUNT(*) FROM referral_rewards_professionalreferral r "
@@ -80,7 +90,9 @@ def manage(db_path: Path, *args: str) -> str:
     return done.stdout + done.stderr
 
 
-def snapshot(db_path: Path) -> tuple[dict[str, int], list[tuple], list[tuple], list[tuple]]:
+def snapshot(
+    db_path: Path,
+) -> tuple[dict[str, int], list[tuple], list[tuple], list[tuple], list[tuple]]:
     with sqlite3.connect(db_path) as db:
         counts = {name: db.execute(sql).fetchone()[0] for name, sql in COUNTS.items()}
         return (
@@ -88,6 +100,7 @@ def snapshot(db_path: Path) -> tuple[dict[str, int], list[tuple], list[tuple], l
             db.execute(BALANCES).fetchall(),
             db.execute(PAYOUTS).fetchall(),
             db.execute(PARTNER_REFERRALS).fetchall(),
+            db.execute(FRAUD_CAUGHT).fetchall(),
         )
 
 
@@ -100,42 +113,54 @@ def test_example_project_seeds_idempotently(tmp_path):
     second_output = manage(db_path, "seed_demo")
 
     assert snapshot(db_path) == first
-    counts, balances, payouts, partner_referrals = first
+    counts, balances, payouts, partner_referrals, fraud_caught = first
     assert counts == {
-        # admin, alice, tech; maya's customers dana, eli and farah.
-        "users": 6,
+        # admin, alice, tech; maya's customers dana, eli and farah; nina and the two
+        # sign-ups with her code that the fraud checks caught, omar and ninap.
+        "users": 9,
         "programs": 2,
         # The users but admin and tech, and maya (an influencer without a user).
-        "members": 5,
-        "accounts": 6,
+        "members": 8,
+        "accounts": 9,
         "entries": 20,
         "lots": 16,
         "tiers": 8,
         "options": 10,
         "redemptions": 1,
-        "referrals": 3,
+        "referrals": 5,
         "orders": 2,
         "shop_orders": 2,
-        "grants": 12,
+        # 12, and omar's and nina's held sign-up points (nothing for the blocked one).
+        "grants": 14,
         "payouts": 2,
         # Requested, approved and paid; requested.
         "payout_events": 4,
         "partners": 2,
         "professional_referrals": 9,
+        # same_device on omar's referral, same_email on ninap's; the checks' decisions.
+        "fraud_signals": 2,
+        "fraud_decisions": 2,
+        # nina's log-ins (IP address and device), omar's sign-up (both), ninap's (IP).
+        "traces": 5,
     }
     assert balances == [
         # 500 points per referred sign-up; her own terms (10%, replacing the program's
         # commission rule) on $80.00 and $249.00 first orders: $32.90, less the $20.00
         # paid and the $10.00 waiting for approval (reserved when it was requested).
-        ("default", "Maya Lopez", 1500, 0, 290),
+        ("default", "Maya Lopez", 1500, 0, 0, 290),
         # 500 + 250 - 120 + 300 - 500 (the free diagnostic) points, $15.00 credit, $6.25
         # commission.
-        ("default", "alice", 430, 1500, 625),
+        ("default", "alice", 430, 0, 1500, 625),
         # 100 for signing up and a point per dollar of her $80.00 first order.
-        ("default", "dana", 180, 0, 0),
-        ("default", "eli", 349, 0, 0),
-        ("default", "farah", 100, 0, 0),
-        ("shop-b", "alice", 80, 0, 0),
+        ("default", "dana", 180, 0, 0, 0),
+        ("default", "eli", 349, 0, 0, 0),
+        ("default", "farah", 100, 0, 0, 0),
+        # omar's sign-up is in review: both sides' points are held until a decision.
+        ("default", "nina", 0, 500, 0, 0),
+        # nina herself under another address: blocked, nothing for anyone.
+        ("default", "ninap", 0, 0, 0, 0),
+        ("default", "omar", 0, 100, 0, 0),
+        ("shop-b", "alice", 80, 0, 0, 0),
     ]
     assert payouts == [
         ("Maya Lopez", 20, "bank_transfer", "paid", "BATCH-0412-07"),
@@ -148,6 +173,11 @@ def test_example_project_seeds_idempotently(tmp_path):
         ("Northside Repair Clinic", "received", 3),
         ("Northside Repair Clinic", "sent", 1),
     ]
+    assert fraud_caught == [
+        ("ninap", "rejected", "blocked", 100),
+        ("omar", "pending", "review", 80),
+    ]
+    assert "fraud: omar referred by nina: in review (score 80: same_device)" in first_output
     assert "They owe us 2 referrals" in first_output
     assert "We owe them 1 referral" in first_output
     assert "2.90 USD of commission available" in first_output

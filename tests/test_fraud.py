@@ -685,3 +685,17 @@ def test_a_bad_fraud_setting_is_a_system_check_error(name, value):
     assert len(errors) == 1
     assert errors[0].hint == "See the fraud checks topic."
     assert not [m for m in run_checks() if m.id == "referral_rewards.E006"]
+
+
+@pytest.mark.django_db
+def test_fraud_decisions_are_append_only(program, code):
+    from django_referral_rewards.exceptions import DecisionImmutable
+
+    events.customer_signed_up(testing.make_user("t", email="t@mailinator.com"), code=code.code)
+    decision = FraudDecision.objects.get()
+    decision.note = "rewritten"
+    with pytest.raises(DecisionImmutable):
+        decision.save()
+    with pytest.raises(DecisionImmutable):
+        decision.delete()
+    assert FraudDecision.objects.get().note == ""

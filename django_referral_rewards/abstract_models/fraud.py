@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -9,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..conf import get_member_model_string
 from ..enums import FraudAction, FraudStage, TraceKind
+from ..exceptions import DecisionImmutable
 
 
 class AbstractFraudSignal(models.Model):
@@ -88,6 +91,14 @@ class AbstractFraudDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} ({self.score})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise DecisionImmutable()
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise DecisionImmutable()
 
 
 class AbstractTrace(models.Model):

@@ -76,7 +76,14 @@ class FraudSignalInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = FraudSignal
     extra = 0
     can_delete = False
-    fields = readonly_fields = ("created_at", "stage", "name", "score", "reason", "evidence_display")
+    fields = readonly_fields = (
+        "created_at",
+        "stage",
+        "name",
+        "score",
+        "reason",
+        "evidence_display",
+    )
     ordering = ["created_at", "pk"]
 
     @admin.display(description=_("evidence (hashed)"))
@@ -132,7 +139,7 @@ class FraudSignalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_help_text = _("A referral number, a check's name, or a whole evidence hash.")
     date_hierarchy = "created_at"
     show_full_result_count = False
-    fields = readonly_fields = [
+    fields = readonly_fields = (
         "referral_display",
         "stage",
         "name",
@@ -140,7 +147,7 @@ class FraudSignalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "reason",
         "evidence_display",
         "created_at",
-    ]
+    )
 
     @admin.display(description=_("referral"), ordering="referral")
     def referral_display(self, obj: FraudSignal) -> str:
@@ -176,7 +183,7 @@ class FraudDecisionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_help_text = _("A referral number, or words of the note.")
     date_hierarchy = "created_at"
     show_full_result_count = False
-    fields = readonly_fields = [
+    fields = readonly_fields = (
         "referral_display",
         "action",
         "stage",
@@ -186,7 +193,7 @@ class FraudDecisionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "automatic",
         "note",
         "created_at",
-    ]
+    )
 
     @admin.display(description=_("referral"), ordering="referral")
     def referral_display(self, obj: FraudDecision) -> str:
@@ -217,7 +224,7 @@ class TraceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_help_text = _("A whole hash, or a member's name or e-mail address.")
     date_hierarchy = "last_seen"
     show_full_result_count = False
-    fields = readonly_fields = ["member", "kind", "value_display", "first_seen", "last_seen"]
+    fields = readonly_fields = ("member", "kind", "value_display", "first_seen", "last_seen")
 
     @admin.display(description=_("value (hashed)"))
     def value_display(self, obj: Trace) -> str:

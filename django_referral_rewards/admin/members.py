@@ -21,11 +21,11 @@ import csv
 from typing import TYPE_CHECKING, Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.models import LogEntry
 from django.contrib.admin.utils import quote, unquote
-from django.contrib.contenttypes.models import ContentType
 from django.contrib.auth import get_permission_codename
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -33,8 +33,8 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from ..adapter import user_display_name
 from ..models import Account, PayoutEvent, RedemptionEvent
@@ -105,6 +105,10 @@ class MemberAdminMixin(_Base):
         )
 
     def _member_or_404(self, request: HttpRequest, object_id: str) -> Any:
+        """The member, for a user with the view permission (checked first, so that
+        whether a member exists is not told to anyone else)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         member = self.get_object(request, unquote(object_id))
         if member is None:
             raise Http404(_("There is no such member."))
@@ -138,9 +142,7 @@ class MemberAdminMixin(_Base):
                 label = getattr(action, "description", None) or action[2]
                 context["workflow_steps"] = [("erase_personal_data", label)]
         context.setdefault("workflow_steps", [])
-        return super().render_change_form(
-            request, context, add, change, form_url, obj
-        )
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     # The activity page.
 
@@ -151,11 +153,10 @@ class MemberAdminMixin(_Base):
         if isinstance(obj, (RedemptionEvent, PayoutEvent)):
             obj = obj.redemption if isinstance(obj, RedemptionEvent) else obj.payout
         if isinstance(obj, LogEntry):
-            if obj.content_type_id is None:
-                return None
-            content_type = ContentType.objects.get_for_id(obj.content_type_id)
-            model = content_type.model_class()
-            if model is None:
+            # The member's, an account's or a referral's entry (see services.activity).
+            assert obj.content_type_id is not None
+            model = ContentType.objects.get_for_id(obj.content_type_id).model_class()
+            if model is None:  # pragma: no cover - a model removed since it was logged
                 return None
             target: Any = model(pk=obj.object_id)
         else:
@@ -196,9 +197,7 @@ class MemberAdminMixin(_Base):
             return self.activity_csv(member, activities)
         opts = self.opts
         filters = {
-            key: value
-            for key, value in (("program", program_id or ""), ("kind", kind))
-            if value
+            key: value for key, value in (("program", program_id or ""), ("kind", kind)) if value
         }
         context = {
             **self.admin_site.each_context(request),
@@ -230,9 +229,7 @@ class MemberAdminMixin(_Base):
         """The activity rows as CSV (text that a spreadsheet would run as a formula is
         made inert)."""
         response = HttpResponse(content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = (
-            f'attachment; filename="member-{member.pk}-activity.csv"'
-        )
+        response["Content-Disposition"] = f'attachment; filename="member-{member.pk}-activity.csv"'
         writer = csv.writer(response)
         writer.writerow(["at", "kind", "summary", "program", "amount", "by", "record"])
         for activity in activities:
@@ -263,9 +260,7 @@ class MemberAdminMixin(_Base):
         response["Content-Disposition"] = (
             f'attachment; filename="member-{member.pk}-personal-data.json"'
         )
-        self.log_change(
-            request, member, str(_("Downloaded the personal data (JSON)."))
-        )
+        self.log_change(request, member, str(_("Downloaded the personal data (JSON).")))
         return response
 
     @admin.action(description=_("Erase personal data…"), permissions=["erase"])
@@ -279,9 +274,33 @@ class MemberAdminMixin(_Base):
         from ..services import privacy
 
         def perform(member: Any, data: dict[str, Any]) -> None:
-            privacy.erase_member(member, erased_by=request.user)
+            label = f"#{member.pk} {member}"
+            result = privacy.erase_member(member, erased_by=request.user)
             # The admin's log names the member as they are now (pseudonymised).
             member.refresh_from_db()
+            if not result.changed:
+                self.message_user(
+                    request,
+                    _("%(member)s: there was nothing left to erase.") % {"member": label},
+                    messages.INFO,
+                )
+            still_open = []
+            if result.open_payouts:
+                n = result.open_payouts
+                still_open.append(ngettext("%(n)d payout", "%(n)d payouts", n) % {"n": n})
+            if result.open_redemptions:
+                n = result.open_redemptions
+                still_open.append(ngettext("%(n)d redemption", "%(n)d redemptions", n) % {"n": n})
+            if still_open:
+                self.message_user(
+                    request,
+                    _(
+                        "%(member)s: %(open)s still open; settle or cancel them (the "
+                        "destination of a payout is gone)."
+                    )
+                    % {"member": label, "open": gettext(" and ").join(still_open)},
+                    messages.WARNING,
+                )
 
         return form_action(
             self,

@@ -80,11 +80,9 @@ class SameEvidenceFilter(admin.SimpleListFilter):
         return [(value, short_hash(value))] if value else []
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        value = self.value()
-        if not value:
-            return queryset
+        # Called only while in use (the filter has no output otherwise).
         return queryset.filter(
-            pk__in=FraudSignal.objects.filter(evidence=value).values("referral_id")
+            pk__in=FraudSignal.objects.filter(evidence=self.value()).values("referral_id")
         )
 
 
@@ -204,8 +202,6 @@ class ReferralAdmin(WorkflowStepsMixin, admin.ModelAdmin):
     def same_evidence(self, obj: Referral) -> str:
         """For each signal of this referral that has evidence, how many other
         referrals share it, linking to them (two queries)."""
-        if obj.pk is None:
-            return "—"
         mine = list(
             FraudSignal.objects.filter(referral=obj)
             .exclude(evidence="")
@@ -271,7 +267,7 @@ class ReferralAdmin(WorkflowStepsMixin, admin.ModelAdmin):
         """Whether the list shows the review queue (filtered to referrals in review)."""
         return request.GET.get("fraud_status__exact") == FraudStatus.REVIEW
 
-    def get_ordering(self, request: HttpRequest) -> list[str] | tuple[str, ...]:
+    def get_ordering(self, request: HttpRequest) -> Any:
         """The review queue lists the nearest deadline first (a column the user sorts
         by still wins)."""
         if self.in_review_queue(request):

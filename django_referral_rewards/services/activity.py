@@ -114,9 +114,9 @@ def grant_amount(grant: RewardGrant, program: Program) -> str:
     return f"{value.quantize(places)} {program.currency}"
 
 
-def _money(program: Program, amount: Decimal | None) -> str:
+def _money(program: Program, amount: Decimal | None) -> str | None:
     if amount is None:
-        return ""
+        return None
     places = Decimal(1).scaleb(-program.currency_decimal_places)
     return f"{amount.quantize(places)} {program.currency}"
 
@@ -152,15 +152,9 @@ class _Scope:
     def account(self, pk: Any) -> Account | None:
         return self.accounts.get(pk)
 
-    def program(self, pk: Any) -> Program | None:
-        account = self.accounts.get(pk)
-        return account.program if account is not None else None
-
 
 def _ledger(scope: _Scope) -> Iterator[Activity]:
-    entries = LedgerEntry.objects.filter(account_id__in=scope.accounts).select_related(
-        "created_by"
-    )
+    entries = LedgerEntry.objects.filter(account_id__in=scope.accounts).select_related("created_by")
     for entry in scope.recent(entries, "created_at"):
         account = scope.account(entry.account_id)
         assert account is not None
@@ -181,9 +175,7 @@ def _ledger(scope: _Scope) -> Iterator[Activity]:
 
 
 def _grants_granted(scope: _Scope) -> Iterator[Activity]:
-    grants = RewardGrant.objects.filter(account_id__in=scope.accounts).select_related(
-        "created_by"
-    )
+    grants = RewardGrant.objects.filter(account_id__in=scope.accounts).select_related("created_by")
     for grant in scope.recent(grants, "created_at"):
         account = scope.account(grant.account_id)
         assert account is not None
@@ -297,7 +289,7 @@ def _referrals_converted(scope: _Scope) -> Iterator[Activity]:
             summary=summary,
             account=account,
             program=account.program,
-            amount=_money(account.program, referral.first_order_amount) or None,
+            amount=_money(account.program, referral.first_order_amount),
             object=referral,
         )
 
@@ -397,7 +389,7 @@ def _vouchers(scope: _Scope) -> Iterator[Activity]:
             summary=summary,
             account=account,
             program=account.program,
-            amount=_money(account.program, voucher.discount) or None,
+            amount=_money(account.program, voucher.discount),
             object=voucher,
         )
 

@@ -152,7 +152,12 @@ def order_completed(
                 program_tiers = tiers.program_tiers(program_obj)
             counts_for, converts = _referral_terms(referral if qualifying else None, now)
             if counts_for is not None and not fraud.screen_order(
-                counts_for, customer=account, order_id=order_id, payment_hash=payment_hash, now=now
+                counts_for,
+                customer=account,
+                user=user,
+                order_id=order_id,
+                payment_hash=payment_hash,
+                now=now,
             ):
                 counts_for, converts = None, False  # the checks blocked the referral
             order = Order.objects.create(

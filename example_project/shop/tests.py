@@ -3,7 +3,7 @@
 Run with ``python example_project/manage.py test example_project.shop`` (the package's
 test suite runs them too: ``tests/test_build_smoke.py``). The data is what ``seed_demo``
 makes: alice, her personal code and the default program's reward rules; the influencer
-Maya with her payouts, and the partner clinics.
+Maya with her payouts, the partner clinics, and nina's referrals the fraud checks caught.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from django.test import TestCase, override_settings
 from django.urls import reverse
 
 from django_referral_rewards.enums import (
+    FraudStatus,
     GrantStatus,
     PayoutStatus,
     ReferralStatus,
@@ -25,6 +26,9 @@ from django_referral_rewards.enums import (
 from django_referral_rewards.exceptions import InsufficientBalance, PayoutBelowMinimum
 from django_referral_rewards.models import (
     Account,
+    CodeUse,
+    FraudDecision,
+    FraudSignal,
     Order,
     Payout,
     Program,
@@ -33,10 +37,19 @@ from django_referral_rewards.models import (
     ReferralCode,
     RewardGrant,
     RewardOption,
+    Trace,
     Voucher,
 )
 from django_referral_rewards.resources import export_payouts
-from django_referral_rewards.services import accounts, codes, ledger, payouts, professional
+from django_referral_rewards.services import (
+    accounts,
+    codes,
+    fraud,
+    ledger,
+    payouts,
+    professional,
+    rewards,
+)
 
 from .models import ShopOrder
 
@@ -438,3 +451,123 @@ class SeedAgainTests(TestCase):
         call_command("seed_demo", stdout=StringIO())
         assert Payout.objects.count() == 2
         assert Program.objects.get(slug="default").payout_minimum == Decimal("50.00")
+
+
+@override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
+class FraudDemoTests(TestCase):
+    """The referrals the fraud checks caught in the seed (nina's code), and a referrer
+    signing up a second account in her own browser."""
+
+    @classmethod
+    def setUpTestData(cls) -> None:
+        call_command("seed_demo", stdout=StringIO())
+        cls.admin = User.objects.get(username="admin")
+        cls.nina = User.objects.get(username="nina")
+        cls.omar = User.objects.get(username="omar")
+        cls.in_review = Referral.objects.get(referred__member__user=cls.omar)
+        cls.blocked = Referral.objects.get(referred__member__user__username="ninap")
+
+    def test_a_signup_on_the_referrers_laptop_waits_for_review(self):
+        referral = self.in_review
+        assert referral.referrer.member.user == self.nina
+        assert (referral.status, referral.fraud_status) == ("pending", FraudStatus.REVIEW)
+        assert [(s.name, s.score) for s in referral.fraud_signals.all()] == [("same_device", 80)]
+        assert referral.review_deadline is not None
+        # Both sign-up rewards are held, and the release sweep leaves them alone.
+        rewards.release_due()
+        assert ledger.balance(self.nina) == 0 and ledger.balance(self.omar) == 0
+        held = RewardGrant.objects.filter(referral=referral)
+        assert sorted(held.values_list("status", "value")) == [("held", 100), ("held", 500)]
+
+    def test_approving_the_review_releases_both_rewards(self):
+        fraud.approve_referral(self.in_review, by=self.admin, note="Flatmates, checked.")
+        assert ledger.balance(self.nina) == 500
+        assert ledger.balance(self.omar) == 100
+        decision = FraudDecision.objects.filter(referral=self.in_review).latest("pk")
+        assert (decision.action, decision.decided_by) == ("approved", self.admin)
+
+    def test_rejecting_the_review_voids_both_rewards(self):
+        fraud.reject_referral(self.in_review, by=self.admin, reason="Her second account.")
+        self.in_review.refresh_from_db()
+        assert self.in_review.status == ReferralStatus.REJECTED
+        assert set(
+            RewardGrant.objects.filter(referral=self.in_review).values_list("status", flat=True)
+        ) == {GrantStatus.VOIDED}
+        assert ledger.balance(self.nina) == 0
+
+    def test_her_own_address_in_disguise_is_blocked_and_rewards_nobody(self):
+        referral = self.blocked
+        assert referral.referred.member.email == "N.i.n.a.Patel+deals@gmail.com"
+        assert (referral.status, referral.fraud_status) == (
+            ReferralStatus.REJECTED,
+            FraudStatus.BLOCKED,
+        )
+        assert [s.name for s in referral.fraud_signals.all()] == ["same_email"]
+        assert not RewardGrant.objects.filter(referral=referral).exists()
+        assert not CodeUse.objects.filter(customer=referral.referred).exists()  # not used up
+
+    def test_seeding_again_changes_nothing(self):
+        call_command("seed_demo", stdout=StringIO())
+        assert Referral.objects.filter(referrer=self.in_review.referrer).count() == 2
+        assert FraudSignal.objects.count() == 2
+        assert FraudDecision.objects.count() == 2
+        assert Trace.objects.count() == 5
+
+    def test_seeding_after_a_decision_keeps_it(self):
+        fraud.approve_referral(self.in_review, by=self.admin)
+        output = StringIO()
+        call_command("seed_demo", stdout=output)
+        assert "omar's referral is approved after review now." in output.getvalue()
+        assert ledger.balance(self.nina) == 500
+
+    def test_a_referrer_signing_up_again_in_her_own_browser_is_blocked(self):
+        alice = User.objects.get(username="alice")
+        alice_code = codes.get_or_create_personal_code(alice).code
+        alice_points = ledger.balance(alice)
+        # alice logs in at the shop (her browser gets the device cookie on the way),
+        # then logs out and signs up again with her own code, from the same browser.
+        self.client.get(reverse("home"))
+        response = self.client.post(
+            reverse("shop:login"), {"username": "alice", "password": "alice"}
+        )
+        self.assertRedirects(response, REWARDS)
+        self.client.post(reverse("shop:logout"))
+        response = self.client.post(
+            SIGNUP,
+            {
+                "username": "alice2",
+                "email": "alice2@example.com",
+                "password1": "s3cret-pass-123",
+                "password2": "s3cret-pass-123",
+                "referral_code": alice_code,
+            },
+            follow=True,
+        )
+        self.assertContains(response, "Welcome to the example shop!")
+        self.assertNotContains(response, "referral code is applied")
+        referral = Referral.objects.get(referred__member__user__username="alice2")
+        assert referral.fraud_status == FraudStatus.BLOCKED
+        assert {s.name for s in referral.fraud_signals.all()} == {"same_device", "same_ip"}
+        assert ledger.balance(alice) == alice_points
+        assert ledger.balance(User.objects.get(username="alice2")) == 0
+
+
+class FraudSeedAgainTests(TestCase):
+    def test_a_visitor_named_like_a_fraud_demo_user_is_left_alone(self):
+        User.objects.create_user(username="omar", password="s3cret-pass-123")
+        User.objects.create_user(username="nina", email="nina@example.org", password="x")
+        output = StringIO()
+        call_command("seed_demo", stdout=output)
+        assert "User nina exists with another address; left alone." in output.getvalue()
+        assert not Referral.objects.filter(referred__member__user__username="omar").exists()
+        assert not Referral.objects.filter(referrer__member__user__username="nina").exists()
+
+    def test_a_visitor_named_like_the_reviewed_customer_is_left_alone(self):
+        User.objects.create_user(username="omar", password="s3cret-pass-123")
+        output = StringIO()
+        call_command("seed_demo", stdout=output)
+        assert "User omar exists and was not referred by nina; left alone." in output.getvalue()
+        assert not Referral.objects.filter(referred__member__user__username="omar").exists()
+        # The blocked sign-up is seeded all the same.
+        blocked = Referral.objects.get(referred__member__user__username="ninap")
+        assert blocked.fraud_status == FraudStatus.BLOCKED

@@ -1,8 +1,9 @@
 """The host's side of django-referral-rewards: what a real shop writes.
 
 * Sign-up: the code remembered from a share link (``/r/CODE/`` or ``?ref=CODE``)
-  prefills the form; the user is created and ``customer_signed_up`` sent in one
-  transaction, so a code that turns out unusable creates nobody.
+  prefills the form; the user is created and ``customer_signed_up`` sent (with the
+  request, for the fraud checks) in one transaction, so a code that turns out unusable
+  creates nobody.
 * Checkout: the voucher is applied (``apply_voucher``) and the order reported
   (``order_completed``) in the transaction that saves the shop's order.
 * Refund: ``order_refunded`` takes back what the order earned and releases its voucher.
@@ -24,6 +25,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from django_referral_rewards.enums import ReferralStatus
 from django_referral_rewards.exceptions import (
     CodeError,
     InsufficientBalance,
@@ -63,7 +65,9 @@ def signup(request: HttpRequest) -> HttpResponse:
                 form.add_error("referral_code", exc.message)
             else:
                 login(request, user)
-                if referral is not None:
+                # A referral the fraud checks blocked comes back rejected: the sign-up
+                # stands, the code does not apply (and the shop does not say why).
+                if referral is not None and referral.status != ReferralStatus.REJECTED:
                     messages.success(request, "Welcome! Your friend's referral code is applied.")
                 else:
                     messages.success(request, "Welcome to the example shop!")

@@ -293,9 +293,8 @@ def test_paying_with_the_referrers_card_rejects_the_referral_before_it_converts(
     assert FraudDecision.objects.get(referral=referral).action == FraudAction.BLOCKED
     assert [name for name, _ in sent] == ["fraud_flagged", "referral_rejected"]
     # Her held welcome bonus is voided; Jane earns no commission, now or later.
-    assert list(
-        RewardGrant.objects.filter(referral=referral).values_list("status", flat=True)
-    ) == [GrantStatus.VOIDED]
+    statuses = RewardGrant.objects.filter(referral=referral).values_list("status", flat=True)
+    assert list(statuses) == [GrantStatus.VOIDED]
     events.order_completed(
         mallory,
         "M-2",
