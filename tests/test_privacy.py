@@ -876,3 +876,31 @@ def test_erase_command_reports_service_errors(program, monkeypatch):
     monkeypatch.setattr(privacy, "_fresh_code", lambda: taken.code)
     with pytest.raises(CommandError, match="free code"):
         run("rewards_erase_member", str(account.member_id), "--yes")
+
+
+def test_erasure_renames_the_admin_log_entries_about_the_member(story):
+    from django.contrib.admin.models import CHANGE, LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    staff = testing.make_user("auditor", is_staff=True)
+    named = str(story.member)
+    for obj in (story.member, story.account):
+        LogEntry.objects.create(
+            user=staff,
+            content_type=ContentType.objects.get_for_model(obj, for_concrete_model=False),
+            object_id=str(obj.pk),
+            object_repr=str(obj),
+            action_flag=CHANGE,
+            change_message="Adjusted the balance.",
+        )
+    assert LogEntry.objects.filter(object_repr__contains=named).count() == 2
+    result = privacy.erase_member(story.member)
+    assert result.admin_log == 2
+    assert not LogEntry.objects.filter(object_repr__contains=named).exists()
+    assert sorted(LogEntry.objects.values_list("object_repr", flat=True)) == sorted(
+        [
+            str(get_member_model()._default_manager.get(pk=story.member.pk)),
+            str(type(story.account).objects.get(pk=story.account.pk)),
+        ]
+    )
+    assert privacy.erase_member(story.member).admin_log == 0

@@ -378,6 +378,14 @@ def test_reject_referral_voids_its_held_grants(program, now, django_user_model):
     assert statuses == {referrer.pk: "voided", newcomer.pk: "released"}
     referral.refresh_from_db()
     assert referral.status == ReferralStatus.REJECTED
+    # Who rejected it, when and why is kept (one decision, even after a refused retry).
+    (decision,) = referral.fraud_decisions.all()
+    assert (decision.action, decision.decided_by, decision.note) == (
+        "rejected",
+        staff,
+        "same household",
+    )
+    assert decision.automatic is False
     with pytest.raises(InvalidTransition):
         referrals.reject(referral, reason="again")
     with pytest.raises(InvalidArgument):

@@ -241,7 +241,7 @@ def screen_order(
     if outcome == fraud.BLOCK:
         from . import referrals
 
-        referrals.reject(referral, reason=blocked_reason(assessment), now=now)
+        referrals.reject(referral, reason=blocked_reason(assessment), now=now, record=False)
         return False
     return True
 
@@ -330,7 +330,7 @@ def _decide(
             for grant in due:
                 rewards.release(grant, now=now)
         elif locked.status in (ReferralStatus.PENDING, ReferralStatus.CONVERTED):
-            referrals.reject(locked, reason=note, rejected_by=actor(by), now=now)
+            referrals.reject(locked, reason=note, rejected_by=actor(by), now=now, record=False)
         else:  # expired or cancelled while in review: only its held rewards remain
             for grant in RewardGrant.objects.filter(referral=locked, status=GrantStatus.HELD):
                 rewards.void(grant, reason=note, revoked_by=actor(by), now=now)

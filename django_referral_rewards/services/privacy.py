@@ -563,6 +563,9 @@ class ErasureResult:
     #: Redemption and payout history steps whose note was blanked or whose actor (the
     #: member's user) was removed.
     history: int = 0
+    #: Admin log entries about the member, their accounts or their referrals whose
+    #: object name (which held the member's name) was replaced by the pseudonym.
+    admin_log: int = 0
     #: Payouts still pending, approved or being sent (their destination is now blank).
     open_payouts: int = 0
     #: Redemptions still pending or approved.
@@ -578,6 +581,7 @@ class ErasureResult:
             or self.referrals
             or self.signals
             or self.orders
+            or self.admin_log
             or self.codes
             or self.codes_replaced
             or self.redemptions
@@ -779,6 +783,7 @@ def erase_member(
         counts["history"] = _blank_history(
             RedemptionEvent, "redemption", account_ids, user_id
         ) + _blank_history(PayoutEvent, "payout", account_ids, user_id)
+        counts["admin_log"] = _scrub_admin_log(locked, account_ids)
         counts["open_payouts"] = Payout.objects.filter(
             account_id__in=account_ids, status__in=OPEN_PAYOUT_STATUSES
         ).count()
@@ -798,6 +803,42 @@ def erase_member(
     for field in locked._meta.concrete_fields:
         setattr(member, field.attname, getattr(locked, field.attname))
     return result
+
+
+def _scrub_admin_log(member: Any, account_ids: list[int]) -> int:
+    """Rename the admin log's entries about ``member``, their accounts and the
+    referrals where they are the customer (``object_repr`` is the object's ``str()``
+    at the time, which held their name). Nothing when the admin is not installed."""
+    from django.apps import apps
+
+    if not apps.is_installed("django.contrib.admin"):
+        return 0
+    from django.contrib.admin.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    referral_ids = list(
+        Referral.objects.filter(referred_id__in=account_ids).values_list("pk", flat=True)
+    )
+    renamed = 0
+    for model, pks in (
+        (type(member), [member.pk]),
+        (Account, account_ids),
+        (Referral, referral_ids),
+    ):
+        if not pks:
+            continue
+        content_type = ContentType.objects.get_for_model(model, for_concrete_model=False)
+        entries = LogEntry.objects.filter(
+            content_type=content_type, object_id__in=[str(pk) for pk in pks]
+        )
+        for object_id in entries.values_list("object_id", flat=True).distinct():
+            name = str(model._default_manager.get(pk=str(object_id)))[:200]
+            renamed += (
+                entries.filter(object_id=object_id)
+                .exclude(object_repr=name)
+                .update(object_repr=name)
+            )
+    return renamed
 
 
 def _erase_referrals(account_ids: list[int]) -> int:

@@ -22,12 +22,19 @@ from django.utils import timezone
 
 from .. import signals
 from ..conf import app_settings
-from ..enums import ConversionEvent, FraudStage, GrantStatus, ReferralStatus, RewardTrigger
+from ..enums import (
+    ConversionEvent,
+    FraudAction,
+    FraudStage,
+    GrantStatus,
+    ReferralStatus,
+    RewardTrigger,
+)
 from ..exceptions import AlreadyReferred, CodeError, InvalidArgument, InvalidTransition, OwnCode
 from ..fraud import BLOCK
-from ..models import Account, Program, Referral, ReferralCode, RewardGrant
+from ..models import Account, FraudDecision, Program, Referral, ReferralCode, RewardGrant
 from ..signals import send_on_commit
-from . import attribution, fraud, rewards
+from . import attribution, fraud, rewards, workflow
 from .accounts import get_or_create_account
 from .codes import record_use, validate_code
 from .sweeps import claim_batches
@@ -277,11 +284,19 @@ def expire_pending(
 
 
 def reject(
-    referral: Referral, *, reason: str, rejected_by: Any = None, now: datetime | None = None
+    referral: Referral,
+    *,
+    reason: str,
+    rejected_by: Any = None,
+    now: datetime | None = None,
+    record: bool = True,
 ) -> Referral:
     """Reject a referral: nobody is rewarded for it. Its held rewards are voided
-    (released ones stay; revoke them one by one if they must be taken back). Raises
-    :class:`InvalidTransition` when it is already expired, cancelled or rejected."""
+    (released ones stay; revoke them one by one if they must be taken back). Who
+    rejected it, when and why is kept as a
+    :class:`~django_referral_rewards.models.FraudDecision` (``record=False`` is for
+    callers that record their own decision). Raises :class:`InvalidTransition` when it
+    is already expired, cancelled or rejected."""
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidArgument("Give a reason for rejecting the referral.")
     now = now or timezone.now()
@@ -297,6 +312,16 @@ def reject(
                 status=referral.status,
             )
         referral.refresh_from_db()
+        if record:
+            FraudDecision.objects.create(
+                referral=referral,
+                action=FraudAction.REJECTED,
+                score=referral.fraud_score,
+                decided_by=workflow.actor(rejected_by),
+                automatic=workflow.actor(rejected_by) is None,
+                note=reason.strip(),
+                created_at=now,
+            )
         if referral.converted_at is not None:
             _count_conversion(referral, -1)
         for grant in RewardGrant.objects.filter(referral=referral, status=GrantStatus.HELD):
