@@ -118,8 +118,16 @@ class FraudDecisionInline(ReadOnlyAdminMixin, admin.TabularInline):
         return super().get_queryset(request).select_related("decided_by")
 
 
+class ReferralColumnMixin:
+    """A linked "referral" column for the admins of rows that belong to a referral."""
+
+    @admin.display(description=_("referral"), ordering="referral")
+    def referral_display(self, obj: FraudSignal | FraudDecision) -> str:
+        return admin_link(obj.referral, f"#{obj.referral_id} {obj.referral}")
+
+
 @admin.register(FraudSignal)
-class FraudSignalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class FraudSignalAdmin(ReferralColumnMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Every signal the fraud checks raised. Search by referral number or evidence
     hash; filter by check, stage and program."""
 
@@ -149,10 +157,6 @@ class FraudSignalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "created_at",
     )
 
-    @admin.display(description=_("referral"), ordering="referral")
-    def referral_display(self, obj: FraudSignal) -> str:
-        return admin_link(obj.referral, f"#{obj.referral_id} {obj.referral}")
-
     @admin.display(description=_("evidence (hashed)"))
     def evidence_display(self, obj: FraudSignal) -> str:
         return evidence_link(obj.evidence)
@@ -162,7 +166,7 @@ class FraudSignalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(FraudDecision)
-class FraudDecisionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class FraudDecisionAdmin(ReferralColumnMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """The append-only log of fraud decisions: who (or what) decided, when, on which
     score and signals."""
 
@@ -194,10 +198,6 @@ class FraudDecisionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "note",
         "created_at",
     )
-
-    @admin.display(description=_("referral"), ordering="referral")
-    def referral_display(self, obj: FraudDecision) -> str:
-        return admin_link(obj.referral, f"#{obj.referral_id} {obj.referral}")
 
     @admin.display(description=_("note"))
     def note_display(self, obj: FraudDecision) -> str:
