@@ -105,9 +105,18 @@ def only(dist: Path, pattern: str) -> Path:
 
 
 def source_data_files() -> list[str]:
-    """Data files of the source tree that must ship: everything in the data folders
-    except hidden files and bytecode."""
-    files = []
+    """Data files of the source tree that must ship: everything in the data folders,
+    and every file that is not Python source anywhere else in the package (such as
+    the fraud checks' disposable domains list), except hidden files and bytecode."""
+    files = [
+        path.relative_to(ROOT).as_posix()
+        for path in SOURCE.rglob("*")
+        if path.is_file()
+        and path.suffix not in (".py", ".pyc")
+        and not path.name.startswith(".")
+        and "__pycache__" not in path.parts
+        and path.relative_to(SOURCE).parts[0] not in DATA_DIRS
+    ]
     for folder in DATA_DIRS:
         for path in (SOURCE / folder).rglob("*"):
             rel = path.relative_to(ROOT)
