@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -158,14 +157,14 @@ def outcome_for(score: int, program: Program) -> str:
     return ALLOW
 
 
-def run_checks(context: FraudContext, *, already: Iterable[str] = ()) -> list[Signal]:
+def run_checks(context: FraudContext) -> list[Signal]:
     """Run the configured checks on ``context`` and return their signals, with scores
-    from ``REFERRAL_REWARDS_FRAUD_SCORES``; a signal of a name in ``already`` (found at
-    an earlier stage) is not counted twice."""
+    from ``REFERRAL_REWARDS_FRAUD_SCORES``; a name is counted once (the first signal
+    of it wins)."""
     from ..conf import app_settings
 
     scores = app_settings.FRAUD_SCORES
-    seen = set(already)
+    seen: set[str] = set()
     found = []
     for check in app_settings.fraud_checks():
         for signal in check(context) or ():
@@ -176,12 +175,10 @@ def run_checks(context: FraudContext, *, already: Iterable[str] = ()) -> list[Si
     return found
 
 
-def assess(
-    context: FraudContext, *, base_score: int = 0, already: Iterable[str] = ()
-) -> Assessment:
+def assess(context: FraudContext, *, base_score: int = 0) -> Assessment:
     """Run the checks and judge the total (``base_score`` being what earlier stages
     found) by the program's thresholds."""
-    signals = run_checks(context, already=already)
+    signals = run_checks(context)
     score = base_score + sum(signal.score for signal in signals)
     outcome = outcome_for(score, context.program)
     return Assessment(signals=tuple(signals), score=score, outcome=outcome)

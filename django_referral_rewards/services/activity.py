@@ -320,55 +320,75 @@ def _fraud_decisions(scope: _Scope) -> Iterator[Activity]:
         )
 
 
+def _steps(
+    scope: _Scope,
+    events: QuerySet[Any],
+    *,
+    record: str,
+    kind: str,
+    describe: Callable[[Any, Any], str],
+    amount: Callable[[Account, Any], str | None],
+) -> Iterator[Activity]:
+    """The history steps (``RedemptionEvent``, ``PayoutEvent``) of a workflow record
+    (``record``: the step's foreign key to it) of the member's accounts."""
+    for event in scope.recent(events, "created_at"):
+        obj = getattr(event, record)
+        account = scope.account(obj.account_id)
+        assert account is not None
+        yield Activity(
+            at=event.created_at,
+            kind=kind,
+            summary=_with_note(describe(obj, event), event.note),
+            actor=event.actor,
+            account=account,
+            program=account.program,
+            amount=amount(account, obj),
+            object=event,
+        )
+
+
 def _redemptions(scope: _Scope) -> Iterator[Activity]:
     events = RedemptionEvent.objects.filter(
         redemption__account_id__in=scope.accounts
     ).select_related("actor", "redemption__option")
-    for event in scope.recent(events, "created_at"):
-        redemption = event.redemption
-        account = scope.account(redemption.account_id)
-        assert account is not None
-        summary = gettext("Redemption #%(pk)s of %(option)s: %(action)s") % {
-            "pk": redemption.pk,
-            "option": redemption.option,
-            "action": event.get_action_display(),
-        }
-        yield Activity(
-            at=event.created_at,
-            kind=ActivityKind.REDEMPTION,
-            summary=_with_note(summary, event.note),
-            actor=event.actor,
-            account=account,
-            program=account.program,
-            amount=ngettext("%(n)d point", "%(n)d points", redemption.points)
-            % {"n": redemption.points},
-            object=event,
-        )
+    return _steps(
+        scope,
+        events,
+        record="redemption",
+        kind=ActivityKind.REDEMPTION,
+        describe=lambda redemption, event: (
+            gettext("Redemption #%(pk)s of %(option)s: %(action)s")
+            % {
+                "pk": redemption.pk,
+                "option": redemption.option,
+                "action": event.get_action_display(),
+            }
+        ),
+        amount=lambda account, redemption: (
+            ngettext("%(n)d point", "%(n)d points", redemption.points) % {"n": redemption.points}
+        ),
+    )
 
 
 def _payouts(scope: _Scope) -> Iterator[Activity]:
     events = PayoutEvent.objects.filter(payout__account_id__in=scope.accounts).select_related(
         "actor", "payout"
     )
-    for event in scope.recent(events, "created_at"):
-        payout = event.payout
-        account = scope.account(payout.account_id)
-        assert account is not None
-        summary = gettext("Payout #%(pk)s by %(method)s: %(action)s") % {
-            "pk": payout.pk,
-            "method": payout.get_method_display().lower(),
-            "action": event.get_action_display(),
-        }
-        yield Activity(
-            at=event.created_at,
-            kind=ActivityKind.PAYOUT,
-            summary=_with_note(summary, event.note),
-            actor=event.actor,
-            account=account,
-            program=account.program,
-            amount=_money(account.program, payout.amount),
-            object=event,
-        )
+    return _steps(
+        scope,
+        events,
+        record="payout",
+        kind=ActivityKind.PAYOUT,
+        describe=lambda payout, event: (
+            gettext("Payout #%(pk)s by %(method)s: %(action)s")
+            % {
+                "pk": payout.pk,
+                "method": payout.get_method_display().lower(),
+                "action": event.get_action_display(),
+            }
+        ),
+        amount=lambda account, payout: _money(account.program, payout.amount),
+    )
 
 
 def _vouchers(scope: _Scope) -> Iterator[Activity]:

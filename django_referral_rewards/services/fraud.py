@@ -40,7 +40,7 @@ from ..hashing import keyed_hash
 from ..models import Account, FraudDecision, FraudSignal, Referral, ReferralCode, RewardGrant, Trace
 from ..signals import send_on_commit
 from .sweeps import claim_batches
-from .workflow import actor, is_active_staff
+from .workflow import actor, copy_into, require_staff
 
 #: What a fresh referral's ``fraud_status`` is for each outcome of the checks.
 STATUS_FOR_OUTCOME = {
@@ -259,11 +259,9 @@ def blocked_reason(assessment: fraud.Assessment) -> str:
 
 
 def _check_reviewer(user: Any) -> None:
-    if not is_active_staff(user):
-        raise InvalidArgument(
-            gettext("Only an active staff user can decide a fraud review, not %(user)s.")
-            % {"user": user}
-        )
+    require_staff(
+        user, gettext("Only an active staff user can decide a fraud review, not %(user)s.")
+    )
 
 
 def _signals_snapshot(referral: Referral) -> list[dict[str, Any]]:
@@ -334,9 +332,7 @@ def _decide(
         else:  # expired or cancelled while in review: only its held rewards remain
             for grant in RewardGrant.objects.filter(referral=locked, status=GrantStatus.HELD):
                 rewards.void(grant, reason=note, revoked_by=actor(by), now=now)
-    referral.__dict__.update(
-        {key: value for key, value in locked.__dict__.items() if not key.startswith("_")}
-    )
+    copy_into(locked, referral)
     return referral
 
 

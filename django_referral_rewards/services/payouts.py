@@ -70,6 +70,7 @@ from .workflow import (
     copy_into,
     illegal,
     is_active_staff,
+    require_staff,
     when,
 )
 
@@ -114,11 +115,11 @@ def _check_user(value: Any, name: str) -> Any:
 
 def check_staff(user: Any, doing: str) -> None:
     """Refuse anyone but an active staff user for a staff step."""
-    if not is_active_staff(user):
-        raise InvalidArgument(
-            gettext("Only an active staff user can %(doing)s a payout, not %(user)s.")
-            % {"doing": doing, "user": user},
-        )
+    require_staff(
+        user,
+        gettext("Only an active staff user can %(doing)s a payout, not %(user)s."),
+        doing=doing,
+    )
 
 
 def money(program: Program, amount: Decimal) -> str:

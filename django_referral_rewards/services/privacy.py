@@ -56,6 +56,7 @@ from ..models import (
 from .accounts import resolve_member
 from .codes import MAX_ATTEMPTS
 from .sweeps import claim_batches
+from .workflow import copy_into
 
 logger = logging.getLogger("django_referral_rewards.privacy")
 
@@ -800,8 +801,7 @@ def erase_member(
                 {k: v for k, v in result.as_dict().items() if v} if result.changed else "nothing",
             )
         )
-    for field in locked._meta.concrete_fields:
-        setattr(member, field.attname, getattr(locked, field.attname))
+    copy_into(locked, member)
     return result
 
 

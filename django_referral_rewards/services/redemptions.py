@@ -92,7 +92,7 @@ from ..models import Account, Redemption, RedemptionEvent, RewardOption, Tier
 from ..signals import send_on_commit
 from . import ledger, vouchers
 from .accounts import get_or_create_account
-from .workflow import Step, announce, compare_and_set, copy_into, illegal, is_active_staff, when
+from .workflow import Step, announce, compare_and_set, copy_into, illegal, require_staff, when
 from .workflow import actor as _actor
 
 logger = logging.getLogger(__name__)
@@ -288,11 +288,9 @@ def _ledger_key(key: str | None, suffix: str) -> str | None:
 
 
 def _check_staff(user: Any) -> None:
-    if not is_active_staff(user):
-        raise InvalidArgument(
-            gettext("Redemptions can only be assigned to active staff users, not %(user)s.")
-            % {"user": user},
-        )
+    require_staff(
+        user, gettext("Redemptions can only be assigned to active staff users, not %(user)s.")
+    )
 
 
 # --- plumbing -------------------------------------------------------------------------

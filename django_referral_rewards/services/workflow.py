@@ -17,7 +17,7 @@ from django.utils import formats, timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext
 
-from ..exceptions import InvalidTransition
+from ..exceptions import InvalidArgument, InvalidTransition
 from ..signals import send_on_commit
 
 M = TypeVar("M", bound=models.Model)
@@ -38,6 +38,13 @@ def is_active_staff(user: Any) -> bool:
         and bool(getattr(user, "is_active", False))
         and bool(getattr(user, "is_staff", False))
     )
+
+
+def require_staff(user: Any, message: str, **params: Any) -> None:
+    """Refuse anyone but an active staff user for a staff step:
+    :class:`InvalidArgument` with ``message`` (formatted with ``user`` and ``params``)."""
+    if not is_active_staff(user):
+        raise InvalidArgument(message % {"user": user, **params})
 
 
 def when(moment: datetime) -> str:
