@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .codes import CodeGenerator
     from .payout_backends import PayoutBackend
     from .policies import RewardPolicy
+    from .qr import QRBackend
 
 PREFIX = "REFERRAL_REWARDS_"
 MEMBER_MODEL_SETTING = "REFERRAL_REWARDS_MEMBER_MODEL"
@@ -409,6 +410,40 @@ class AppSettings:
         """
         return bool(self._setting("TRACE_LOGINS", True))
 
+    @property
+    def QR_BACKEND(self) -> str:
+        """Import string of the class that draws QR codes. Must subclass
+        ``django_referral_rewards.qr.QRBackend``. The default uses segno (SVG and PNG, no
+        Pillow needed); ``"django_referral_rewards.qr.QRCodeBackend"`` uses the ``qrcode``
+        library (the ``qrcode`` extra, PNG through Pillow).
+        Default ``"django_referral_rewards.qr.SegnoBackend"``.
+        """
+        return str(self._setting("QR_BACKEND", "django_referral_rewards.qr.SegnoBackend"))
+
+    @property
+    def SITE_URL(self) -> str:
+        """The site's public address, such as ``"https://shop.example"``, used to build the
+        absolute share links that QR codes, printed cards and e-mails carry. Empty (the
+        default): the address of the request being answered; work done without a request
+        (a sheet of cards from a command, a notice from a sweep) then needs this setting.
+        """
+        value = str(self._setting("SITE_URL", "") or "").rstrip("/")
+        if value and not value.startswith(("http://", "https://")):
+            raise ConfigurationError(
+                f"{PREFIX}SITE_URL must start with http:// or https://, not {value!r}."
+            )
+        return value
+
+    @property
+    def LEADERBOARD_SIZE(self) -> int:
+        """How many referrers the member portal's leaderboard lists. Default ``10``."""
+        value = self._setting("LEADERBOARD_SIZE", 10)
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 1000:
+            raise ConfigurationError(
+                f"{PREFIX}LEADERBOARD_SIZE must be a whole number from 1 to 1000."
+            )
+        return value
+
     def _signal_setting(self, name: str) -> str | None:
         value = self._setting(name, None)
         return str(value) if value else None
@@ -463,6 +498,12 @@ class AppSettings:
 
         return import_setting("PAYOUT_BACKEND", PayoutBackend)()
 
+    def qr_backend(self) -> QRBackend:
+        """An instance of the configured QR code backend."""
+        from .qr import QRBackend
+
+        return import_setting("QR_BACKEND", QRBackend)()
+
     def fraud_checks(self) -> list[Callable[..., Any]]:
         """The configured fraud checks, imported (cached per list)."""
         return list(_import_callables(tuple(self.FRAUD_CHECKS)))
@@ -504,6 +545,7 @@ IMPORT_STRING_SETTINGS: dict[str, str] = {
     "NOTIFIER": "django_referral_rewards.adapter.Notifier",
     "REDEMPTION_ASSIGNER": "django_referral_rewards.assigners.Assigner",
     "PAYOUT_BACKEND": "django_referral_rewards.payout_backends.PayoutBackend",
+    "QR_BACKEND": "django_referral_rewards.qr.QRBackend",
 }
 
 #: The rate of each rate-limited scope when ``REFERRAL_REWARDS_RATE_LIMITS`` does not

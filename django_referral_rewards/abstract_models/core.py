@@ -321,6 +321,19 @@ class AbstractAccount(TimeStampedModel):
         help_text=_("A percentage (10 for 10%) or an amount of the program currency."),
         **money_field_kwargs,
     )
+    #: Leaderboard opt-in: the member chooses whether (and under which name) other
+    #: members see them on the program's leaderboard. Others are listed anonymously.
+    show_on_leaderboard = models.BooleanField(
+        _("show on the leaderboard"),
+        default=False,
+        help_text=_("Show this member's leaderboard name to other members."),
+    )
+    leaderboard_name = models.CharField(
+        _("leaderboard name"),
+        max_length=40,
+        blank=True,
+        help_text=_("The name other members see on the leaderboard (the member chooses it)."),
+    )
     metadata = models.JSONField(_("metadata"), default=dict, blank=True)
 
     objects = AccountQuerySet.as_manager()

@@ -328,6 +328,11 @@ class AbstractRedemption(models.Model):
         verbose_name = _("redemption")
         verbose_name_plural = _("redemptions")
         ordering = ["-requested_at", "-pk"]
+        permissions = [
+            # The staff fulfilment queue of the member portal: a technician with only this
+            # permission sees and fulfils the redemptions assigned to them.
+            ("fulfil_redemption", _("Can fulfil the redemptions assigned to them")),
+        ]
         indexes = [
             models.Index(fields=["status", "requested_at"], name="referral_rew_redeem_status"),
             models.Index(fields=["assigned_to", "status"], name="referral_rew_redeem_staff"),
