@@ -31,7 +31,7 @@ PYTHON = VENV / BIN / ("python.exe" if os.name == "nt" else "python")
 LOGINS = [
     ("admin", "admin", "superuser: everything in the admin"),
     ("alice", "alice", "a referrer with points, credit and commission in two programs"),
-    ("tech", "tech", "staff technician: fulfils redemptions in the admin"),
+    ("tech", "tech", "staff technician: fulfils redemptions in the portal's fulfilment queue"),
 ]
 
 
@@ -120,7 +120,8 @@ def main() -> int:
     for username, password, what in LOGINS:
         say(f"    {username} / {password}".ljust(22) + what)
     say("  Referral flow: open alice's share link (printed above) in a private window,")
-    say(f"  sign up, order at {url}shop/, then log in as alice and open {url}rewards/")
+    say(f"  sign up and order at {url}shop/; alice's rewards: {url}portal/")
+    say(f"  Fulfilment queue: log in as tech and open {url}portal/fulfilment/")
     say("")
     if args.no_server:
         say("demo: --no-server given; start the server with:")

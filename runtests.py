@@ -15,9 +15,11 @@ test database.
 By default an env is left out, with the reason printed, when its interpreter
 (``python3.12`` for ``py312-...``) is not installed or its database server does not
 answer (PostgreSQL at ``POSTGRES_HOST:POSTGRES_PORT``, default 127.0.0.1:5432; MariaDB
-or MySQL at ``MYSQL_HOST:MYSQL_PORT``, default 127.0.0.1:3306). With ``--strict``, or
-when the environment variable ``CI`` is set (``1``, ``true``, ...), nothing is left
-out: a missing interpreter or database, or any failing env, makes the run fail.
+or MySQL at ``MYSQL_HOST:MYSQL_PORT``, default 127.0.0.1:3306), or, for ``browser``,
+Chromium is not installed (``/usr/bin/chromium``, or ``CHROMIUM_PATH``). With
+``--strict``, or when the environment variable ``CI`` is set (``1``, ``true``, ...),
+nothing is left out: a missing interpreter, database or browser, or any failing env,
+makes the run fail.
 
 Arguments after ``--`` go to pytest (tox's ``{posargs}``).
 """
@@ -161,6 +163,14 @@ def database_problem(backend: str) -> str | None:
     return _databases[backend]
 
 
+def chromium_problem() -> str | None:
+    """None if the Chromium the browser tests drive is installed, else why not."""
+    path = os.environ.get("CHROMIUM_PATH") or "/usr/bin/chromium"
+    if os.access(path, os.X_OK):
+        return None
+    return f"Chromium is not installed at {path} (Debian: apt-get install chromium)"
+
+
 def env_problems(env: str) -> tuple[list[str], list[str]]:
     """What this machine lacks for ``env``: (interpreter problems, database problems)."""
     interpreters, databases = [], []
@@ -176,6 +186,11 @@ def env_problems(env: str) -> tuple[list[str], list[str]]:
             problem = database_problem(backend)
             if problem:
                 databases.append(problem)
+    if "browser" in factors:
+        # Like a database server: a service the env needs (strict: fails it unrun).
+        problem = chromium_problem()
+        if problem:
+            databases.append(problem)
     return interpreters, databases
 
 

@@ -184,12 +184,38 @@ class Notifier:
         )
 
     def redemption_assigned(self, redemption: Any, *, user: Any) -> bool:
-        """Tell staff ``user`` that ``redemption`` is theirs to fulfil."""
+        """Tell staff ``user`` that ``redemption`` is theirs to fulfil. The e-mail links
+        to it in the portal's fulfilment queue when :meth:`fulfilment_links` can build
+        the addresses."""
         return self.send(
             "redemption_assigned",
             self.user_email(user),
-            {"redemption": redemption, "user": user, "account": redemption.account},
+            {
+                "redemption": redemption,
+                "user": user,
+                "account": redemption.account,
+                **self.fulfilment_links(redemption),
+            },
         )
+
+    def fulfilment_links(self, redemption: Any) -> dict[str, str]:
+        """``queue_url`` (the fulfilment queue) and ``redemption_url`` (the redemption's
+        page in it), absolute, on ``REFERRAL_REWARDS_SITE_URL``. Empty when that setting
+        is not set (a notice is sent after the request, so there is no host to build
+        them on) or the host's URLconf does not include the package's URLs."""
+        from django.urls import NoReverseMatch, reverse
+
+        from .conf import app_settings
+        from .links import absolute_url
+
+        if not app_settings.SITE_URL:
+            return {}
+        try:
+            queue = reverse("referral_rewards:fulfilment_queue")
+            detail = reverse("referral_rewards:fulfilment_detail", kwargs={"pk": redemption.pk})
+        except NoReverseMatch:
+            return {}
+        return {"queue_url": absolute_url(queue), "redemption_url": absolute_url(detail)}
 
     def send(self, name: str, to: str, context: dict[str, Any]) -> bool:
         """Render the ``name`` templates with ``context`` and e-mail them to ``to``."""

@@ -435,6 +435,22 @@ class AppSettings:
         return value
 
     @property
+    def CARD_FONT(self) -> str:
+        """Path of a TrueType font (``.ttf``) for the text of printable referral cards,
+        such as ``"/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"``: set it when member
+        names, program names or your translations use letters outside Western European
+        alphabets (Polish, Greek, Cyrillic, Chinese, ...). Empty (the default): the PDF's
+        built-in Helvetica, which covers Western European text; other letters are
+        transliterated (``Ł`` becomes ``L``) or printed as ``?``.
+        """
+        import os
+
+        value = str(self._setting("CARD_FONT", "") or "")
+        if value and not os.path.isfile(value):
+            raise ConfigurationError(f"{PREFIX}CARD_FONT names no font file: {value!r}.")
+        return value
+
+    @property
     def LEADERBOARD_SIZE(self) -> int:
         """How many referrers the member portal's leaderboard lists. Default ``10``."""
         value = self._setting("LEADERBOARD_SIZE", 10)

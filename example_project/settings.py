@@ -79,7 +79,7 @@ STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LOGIN_URL = "shop:login"
-LOGIN_REDIRECT_URL = "shop:rewards"
+LOGIN_REDIRECT_URL = "referral_rewards:portal"
 LOGOUT_REDIRECT_URL = "home"
 # Django 6.1 replaces EMAIL_BACKEND with MAILERS.
 if django.VERSION >= (6, 1):
@@ -90,3 +90,8 @@ else:
 # django-referral-rewards: a followed share link (/r/CODE/) lands on the sign-up page,
 # where the remembered code is filled in.
 REFERRAL_REWARDS_LANDING_URL = "shop:signup"
+# Links built outside a request, such as the link to the fulfilment queue in the e-mail a
+# technician gets when a redemption is assigned to them, need the site's address: set
+# REFERRAL_REWARDS_SITE_URL = "https://shop.example" in production. The demo runs on
+# whatever port it is given, so it leaves it unset (pages use the request's address; the
+# e-mail, printed on the console here, goes out without the link).

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pytest
 from django.utils import timezone
 
 from django_referral_rewards import testing
 from django_referral_rewards.models import Program
+
+# The browser tests (tests/browser: Chromium against the served example project) run in
+# their own env, `tox -e browser`, which sets RR_BROWSER_TESTS=1; the other envs skip them.
+collect_ignore = [] if os.environ.get("RR_BROWSER_TESTS") else ["browser"]
 
 
 @pytest.fixture

@@ -26,7 +26,76 @@ PUBLIC_ENDPOINTS = {
 }
 #: URL names that take an object of a member; each needs an entry here with the test
 #: that tries it as another member and as an anonymous user.
-OBJECT_ENDPOINTS: dict[str, str] = {}
+OBJECT_ENDPOINTS: dict[str, str] = {
+    "referral_rewards:portal": "the member's own dashboard; anonymous -> login "
+    "(tests/portal/test_dashboard.py)",
+    "referral_rewards:portal_program": "switches only among the member's own accounts; "
+    "another program -> 400, anonymous -> login (tests/portal/test_dashboard.py)",
+    # Codes, QR codes and cards (tests/portal/test_codes.py).
+    "referral_rewards:portal_codes": "member's own list (only the account's own codes); "
+    "anonymous -> login (test_the_list_shows_only_the_accounts_own_codes, "
+    "test_anonymous_visitors_are_sent_to_log_in)",
+    "referral_rewards:portal_generate_code": "creates only the member's own personal code, "
+    "POST only; anonymous -> login (test_creating_the_personal_code_is_idempotent, "
+    "test_anonymous_visitors_are_sent_to_log_in)",
+    "referral_rewards:portal_code_qr": "another member's code, a house code or an unknown "
+    "code -> 404, anonymous -> login (test_only_the_owner_gets_the_qr_code_and_card, "
+    "test_anonymous_visitors_are_sent_to_log_in)",
+    "referral_rewards:portal_code_card": "another member's code, a house code or an "
+    "unknown code -> 404, anonymous -> login "
+    "(test_only_the_owner_gets_the_qr_code_and_card, "
+    "test_anonymous_visitors_are_sent_to_log_in)",
+    # Rewards, redemptions, vouchers (tests/portal/test_rewards_pages.py).
+    "referral_rewards:portal_rewards": "the catalog of the member's chosen program only; "
+    "anonymous -> login (test_the_catalog_is_the_chosen_programs, "
+    "test_the_catalog_needs_a_login)",
+    "referral_rewards:portal_redeem": "an option of another program, inactive or unknown "
+    "-> 404; redeems from the member's own account only; anonymous -> login "
+    "(test_options_of_another_program_or_inactive_are_not_found, "
+    "test_redeeming_needs_a_login)",
+    "referral_rewards:portal_redemptions": "lists only the member's own redemptions; "
+    "anonymous -> login (test_my_redemptions_list_status_points_date_and_voucher, "
+    "test_my_redemptions_need_a_login)",
+    "referral_rewards:portal_redemption": "another member's redemption -> 404, anonymous "
+    "-> login (test_another_members_redemption_is_not_found, "
+    "test_a_redemption_page_needs_a_login)",
+    "referral_rewards:portal_cancel_redemption": "another member's redemption -> 404, "
+    "anonymous -> login (test_another_members_redemption_is_not_found, "
+    "test_a_redemption_page_needs_a_login)",
+    "referral_rewards:portal_vouchers": "lists only the member's own vouchers; anonymous "
+    "-> login (test_my_vouchers_show_code_value_status_expiry_and_order, "
+    "test_vouchers_need_a_login)",
+    # Earnings and payouts (tests/portal/test_earnings_pages.py).
+    "referral_rewards:portal_earnings": "only the member's own ledger and payouts; "
+    "anonymous -> login (test_the_earnings_page_shows_balances_ledger_and_payouts, "
+    "test_the_earnings_page_needs_a_login)",
+    "referral_rewards:portal_request_payout": "pays out from the member's own account "
+    "only; anonymous -> login (test_a_payout_request_reserves_the_amount_and_shows_the_"
+    "payout, test_the_payout_form_needs_a_login)",
+    "referral_rewards:portal_payout": "another member's payout -> 404, anonymous -> login "
+    "(test_another_members_payout_is_not_found, test_a_payout_page_needs_a_login)",
+    "referral_rewards:portal_cancel_payout": "another member's payout -> 404, anonymous "
+    "-> login (test_another_members_payout_is_not_found, test_a_payout_page_needs_a_login)",
+    # Referrals and the leaderboard (tests/portal/test_community_pages.py).
+    "referral_rewards:portal_referrals": "lists only the member's own referrals in the "
+    "chosen program; anonymous -> login (test_only_my_referrals_of_the_chosen_program, "
+    "test_referrals_need_a_login)",
+    "referral_rewards:portal_leaderboard": "public names only of those who opted in; the "
+    "opt-in changes only the member's own account; anonymous -> login "
+    "(test_opting_in_saves_the_name_and_shows_it_to_others, "
+    "test_the_leaderboard_needs_a_login)",
+    # The staff fulfilment queue: staff pages, no member objects; a technician
+    # (fulfil_redemption) reaches only the redemptions assigned to them, a supervisor
+    # (change_redemption) all; anyone else gets a 403 page.
+    "referral_rewards:fulfilment_queue": "lists only what the staff user may see; "
+    "anonymous -> login, no permission -> 403 (tests/portal/test_fulfilment.py: "
+    "test_a_technician_sees_only_the_redemptions_assigned_to_them, "
+    "test_users_without_the_permission_get_a_403_page)",
+    "referral_rewards:fulfilment_detail": "another technician's redemption -> 404, "
+    "anonymous -> login, no permission -> 403 (tests/portal/test_fulfilment.py: "
+    "test_a_technician_sees_only_the_redemptions_assigned_to_them, "
+    "test_anonymous_visitors_are_sent_to_log_in)",
+}
 
 
 def package_url_names() -> set[str]:

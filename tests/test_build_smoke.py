@@ -122,8 +122,10 @@ def test_example_project_seeds_idempotently(tmp_path):
         # The users but admin and tech, and maya (an influencer without a user).
         "members": 8,
         "accounts": 9,
-        "entries": 20,
-        "lots": 16,
+        # alice's second commission (enough for a payout in the portal) is one more
+        # entry and lot.
+        "entries": 21,
+        "lots": 17,
         "tiers": 8,
         "options": 10,
         "redemptions": 1,
@@ -149,8 +151,8 @@ def test_example_project_seeds_idempotently(tmp_path):
         # paid and the $10.00 waiting for approval (reserved when it was requested).
         ("default", "Maya Lopez", 1500, 0, 0, 290),
         # 500 + 250 - 120 + 300 - 500 (the free diagnostic) points, $15.00 credit, $6.25
-        # commission.
-        ("default", "alice", 430, 0, 1500, 625),
+        # and $15.00 commission (above the $10.00 payout minimum).
+        ("default", "alice", 430, 0, 1500, 2125),
         # 100 for signing up and a point per dollar of her $80.00 first order.
         ("default", "dana", 180, 0, 0, 0),
         ("default", "eli", 349, 0, 0, 0),

@@ -904,3 +904,39 @@ def test_erasure_renames_the_admin_log_entries_about_the_member(story):
         ]
     )
     assert privacy.erase_member(story.member).admin_log == 0
+
+
+# --- the leaderboard opt-in ---------------------------------------------------------------
+
+
+def test_the_leaderboard_opt_in_is_exported_and_erased(program):
+    """The leaderboard name is the member's own words (often their name): the export
+    shows it and the erasure clears it with the opt-in, in every program."""
+    juan = testing.make_member(testing.make_user("juan"), name="Juan Pérez")
+    shop = testing.make_program()
+    here = testing.make_account(juan, program=program)
+    there = testing.make_account(juan, program=shop)
+    Account.objects.filter(pk=here.pk).update(
+        show_on_leaderboard=True, leaderboard_name="Juan from Calle Mayor"
+    )
+    Account.objects.filter(pk=there.pk).update(leaderboard_name="JP")  # a name, no opt-in
+    ana = testing.make_account(program=program)
+    Account.objects.filter(pk=ana.pk).update(show_on_leaderboard=True, leaderboard_name="Ana")
+
+    exported = {row["id"]: row for row in privacy.export_member(juan)["accounts"]}
+    assert exported[here.pk]["show_on_leaderboard"] is True
+    assert exported[here.pk]["leaderboard_name"] == "Juan from Calle Mayor"
+    assert exported[there.pk]["show_on_leaderboard"] is False
+    assert exported[there.pk]["leaderboard_name"] == "JP"
+
+    result = privacy.erase_member(juan)
+
+    assert result.accounts == 2
+    assert list(
+        Account.objects.filter(member_id=juan.pk)
+        .order_by("pk")
+        .values_list("show_on_leaderboard", "leaderboard_name")
+    ) == [(False, ""), (False, "")]
+    assert Account.objects.filter(pk=ana.pk, show_on_leaderboard=True, leaderboard_name="Ana")
+    assert "Calle Mayor" not in json_text(privacy.export_member(juan))
+    assert privacy.erase_member(juan).accounts == 0  # nothing left to clear

@@ -149,7 +149,8 @@ def export_member(member: Any) -> dict[str, Any]:
 
     Keys: ``format_version`` (:data:`EXPORT_FORMAT_VERSION`), ``exported_at``,
     ``member`` (every field of the member model), ``traces`` and ``accounts``: one per
-    program, with its balances, tier, counters and own commission terms, and its
+    program, with its balances, tier, counters, own commission terms and leaderboard
+    opt-in (``show_on_leaderboard``, ``leaderboard_name``), and its
     ``codes``, ``code_uses``, ``referrals_made``, ``referral`` (how the member was
     referred, with its fraud signals and decisions), ``ledger``, ``grants``,
     ``vouchers``, ``redemptions`` and ``payouts`` (each with its ``history``) and
@@ -300,6 +301,8 @@ def _export_accounts(accounts: list[Account], user_id: Any) -> list[dict[str, An
                     "value": plain(account.commission_value),
                 },
                 "metadata": plain(account.metadata),
+                "show_on_leaderboard": account.show_on_leaderboard,
+                "leaderboard_name": account.leaderboard_name,
                 "codes": [
                     {
                         "code": code.code,
@@ -541,7 +544,8 @@ class ErasureResult:
     erased_at: dt.datetime
     #: Whether the member record itself was pseudonymised now.
     member: bool = False
-    #: Accounts whose ``metadata`` was cleared (balances are never touched).
+    #: Accounts whose ``metadata``, leaderboard name or leaderboard opt-in was cleared
+    #: (balances are never touched).
     accounts: int = 0
     #: Traces (hashed IP addresses and devices) deleted.
     traces: int = 0
@@ -731,7 +735,8 @@ def erase_member(
       code, so links and reports still resolve to the same rows;
     * the free text of their redemptions and payouts (fulfilment notes, reasons,
       payout destination and notes, sending errors, history notes) is blanked, and
-      their user removed as requester or actor; accounts' metadata is cleared.
+      their user removed as requester or actor; accounts' metadata is cleared, and so
+      are their leaderboard names and opt-ins (they are listed anonymously again).
 
     Open payouts and redemptions are allowed and stay open (``open_payouts`` and
     ``open_redemptions`` count them), but a payout's destination is gone: settle or
@@ -758,8 +763,11 @@ def erase_member(
         counts: dict[str, Any] = {}
 
         counts["member"] = _pseudonymise(locked)
+        # The leaderboard name is the member's own words (often their name).
         counts["accounts"] = (
-            Account.objects.filter(pk__in=account_ids).exclude(metadata={}).update(metadata={})
+            Account.objects.filter(pk__in=account_ids)
+            .filter(~Q(metadata={}) | Q(show_on_leaderboard=True) | ~Q(leaderboard_name=""))
+            .update(metadata={}, show_on_leaderboard=False, leaderboard_name="")
         )
         counts["traces"], _ = Trace.objects.filter(member_id=locked.pk).delete()
         counts["referrals"] = _erase_referrals(account_ids)

@@ -1,4 +1,5 @@
-"""The example shop's own tests: the referral flow a visitor follows, through the pages.
+"""The example shop's own tests: the referral flow a visitor follows, through the pages
+(the shop's, and the package's member portal and fulfilment queue it includes).
 
 Run with ``python example_project/manage.py test example_project.shop`` (the package's
 test suite runs them too: ``tests/test_build_smoke.py``). The data is what ``seed_demo``
@@ -57,7 +58,14 @@ User = get_user_model()
 
 SIGNUP = reverse("shop:signup")
 SHOP = reverse("shop:shop")
-REWARDS = reverse("shop:rewards")
+#: "My rewards": the package's member portal, in the shop's layout.
+PORTAL = reverse("referral_rewards:portal")
+VOUCHERS = reverse("referral_rewards:portal_vouchers")
+REFERRALS = reverse("referral_rewards:portal_referrals")
+REWARDS = reverse("referral_rewards:portal_rewards")
+REDEMPTIONS = reverse("referral_rewards:portal_redemptions")
+EARNINGS = reverse("referral_rewards:portal_earnings")
+FULFILMENT = reverse("referral_rewards:fulfilment_queue")
 
 
 @override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
@@ -115,7 +123,7 @@ class ReferralFlowTests(TestCase):
     def test_visitor_signs_up_orders_and_both_are_rewarded(self):
         self.follow_share_link()
         response = self.sign_up(code=self.code)
-        self.assertRedirects(response, REWARDS)
+        self.assertRedirects(response, PORTAL)
         bob = User.objects.get(username="bob")
         assert int(self.client.session["_auth_user_id"]) == bob.pk
 
@@ -140,14 +148,16 @@ class ReferralFlowTests(TestCase):
         assert (voucher.kind, voucher.value) == ("percent", 15)
         assert voucher.status == VoucherStatus.ISSUED
 
-        # Bob's rewards page shows his points, his voucher and his own share link.
-        response = self.client.get(REWARDS)
-        self.assertContains(response, voucher.display_code)
-        self.assertContains(response, "15% off")
+        # Bob's dashboard shows his points and his own share link; his vouchers page
+        # the voucher.
+        response = self.client.get(PORTAL)
         bob_code = codes.get_or_create_personal_code(bob).code
         self.assertContains(response, f"http://testserver/r/{bob_code}/")
         # 100 for signing up and 80 for the $80 order (a point per dollar, no hold).
-        assert response.context["accounts"][0]["points"] == 180
+        assert response.context["account"].points_balance == 180
+        response = self.client.get(VOUCHERS)
+        self.assertContains(response, voucher.display_code)
+        assert [v.pk for v in response.context["page"]] == [voucher.pk]
 
         # Second order with the voucher: 15% of 249.00 off.
         response = self.order("espresso", voucher=voucher.display_code, follow=True)
@@ -168,32 +178,33 @@ class ReferralFlowTests(TestCase):
         response = self.client.post(
             reverse("shop:login"), {"username": "alice", "password": "alice"}
         )
-        self.assertRedirects(response, REWARDS)
-        response = self.client.get(REWARDS)
-        grants = {grant.reason: grant for grant in response.context["grants"]}
-        assert set(grants) == {
-            "Friend signed up: 500 points",
-            "Friend's first order: 10% commission",
+        self.assertRedirects(response, PORTAL)
+        grants = RewardGrant.objects.filter(account=self.alice_account, referral=referral)
+        assert {(g.reason, g.status) for g in grants} == {
+            ("Friend signed up: 500 points", GrantStatus.RELEASED),
+            ("Friend's first order: 10% commission", GrantStatus.RELEASED),
         }
-        assert all(g.status == GrantStatus.RELEASED for g in grants.values())
-        self.assertContains(response, "500 points")
-        self.assertContains(response, "8.00 USD")
-        self.assertContains(response, f"{self.alice_points + 500}</td>")
-        assert response.context["accounts"][0][
-            "commission"
-        ] == self.alice_account.program.from_minor(self.alice_commission + 800)
-        assert [(r.referred.member.name, r.status) for r in response.context["referrals"]] == [
-            ("bob", ReferralStatus.CONVERTED)
-        ]
+        response = self.client.get(PORTAL)
+        account = response.context["account"]
+        assert account.points_balance == self.alice_points + 500
+        assert account.commission_balance == self.alice_commission + 800
+        response = self.client.get(REFERRALS)
+        (row,) = response.context["rows"]
+        assert (row["referral"].referred.member.name, row["referral"].status) == (
+            "bob",
+            ReferralStatus.CONVERTED,
+        )
+        assert (row["earned"].points, row["earned"].commission) == (500, Decimal("8"))
+        self.assertContains(response, row["customer"])
 
     def test_typed_code_works_without_the_link(self):
         response = self.sign_up(code=self.code.lower())
-        self.assertRedirects(response, REWARDS)
+        self.assertRedirects(response, PORTAL)
         assert Referral.objects.filter(referred__member__user__username="bob").exists()
 
     def test_sign_up_without_a_code(self):
         response = self.sign_up()
-        self.assertRedirects(response, REWARDS)
+        self.assertRedirects(response, PORTAL)
         assert not Referral.objects.filter(referred__member__user__username="bob").exists()
         assert self.refresh_alice().points_balance == self.alice_points
 
@@ -221,7 +232,7 @@ class ReferralFlowTests(TestCase):
 
     def test_signed_in_member_is_sent_to_their_rewards(self):
         self.client.force_login(self.alice)
-        self.assertRedirects(self.client.get(SIGNUP), REWARDS)
+        self.assertRedirects(self.client.get(SIGNUP), PORTAL)
 
     # --- checkout and refunds ----------------------------------------------------
 
@@ -252,7 +263,8 @@ class ReferralFlowTests(TestCase):
             Referral.objects.get(referred__member__user__username="bob").status
             == ReferralStatus.PENDING
         )
-        response = self.client.get(REWARDS)
+        response = self.client.get(VOUCHERS)
+        self.assertContains(response, voucher.display_code)
         self.assertContains(response, "Void")
 
         # Refunding twice changes nothing more.
@@ -297,20 +309,42 @@ class ReferralFlowTests(TestCase):
         assert response.status_code == 404
 
     def test_pages_need_a_login(self):
-        for url in (SHOP, REWARDS):
+        for url in (SHOP, PORTAL, REWARDS, FULFILMENT):
             with self.subTest(url=url):
                 response = self.client.get(url)
                 self.assertRedirects(response, f"{reverse('shop:login')}?next={url}")
 
     def test_home_links_every_page(self):
         response = self.client.get(reverse("home"))
-        for url in (SIGNUP, SHOP, REWARDS, reverse("shop:login"), "/admin/"):
+        for url in (SIGNUP, SHOP, PORTAL, FULFILMENT, reverse("shop:login"), "/admin/"):
             self.assertContains(response, f'href="{url}"')
+
+    def test_the_portal_is_shown_in_the_shops_layout(self):
+        """``templates/referral_rewards/base.html`` puts the portal under the shop's
+        navigation, with the portal's stylesheet, one <main> and its own messages."""
+        self.client.force_login(self.alice)
+        response = self.client.get(PORTAL)
+        page = response.content.decode()
+        assert '<nav class="site-nav" aria-label="Site">' in page
+        assert f'<a href="{SHOP}">Shop</a>' in page
+        assert f'<a href="{PORTAL}">My rewards</a>' in page
+        assert 'href="/static/referral_rewards/portal.css"' in page
+        assert '<a class="rr-skip" href="#rr-main">' in page
+        assert page.count("<main") == 1 and 'id="rr-main"' in page
+        assert "· django-referral-rewards</title>" in page
+        # Members get no "Fulfilment" link; it is for staff who may fulfil.
+        assert f'href="{FULFILMENT}"' not in page
+        # A message appears once, in the portal's style.
+        self.client.get(SIGNUP)  # "You are signed in as alice." and back to the portal
+        page = self.client.get(PORTAL).content.decode()
+        assert page.count("You are signed in as alice.") == 1
+        assert '<ul class="rr-messages"' in page and '<ul class="messages">' not in page
 
 
 @override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
 class LoyaltyTests(TestCase):
-    """Tiers, the catalog and redemptions on the shop's rewards page."""
+    """Tiers, the catalog and redemptions in the member portal; the leaderboard and the
+    payout alice can ask for."""
 
     @classmethod
     def setUpTestData(cls) -> None:
@@ -331,14 +365,18 @@ class LoyaltyTests(TestCase):
         assert Redemption.objects.count() == 1
         assert RewardOption.objects.count() == 10
 
-    def test_the_rewards_page_shows_tier_catalog_and_history(self):
+    def test_the_portal_shows_tier_catalog_and_history(self):
+        progress = self.client.get(PORTAL).context["progress"]
+        assert (progress.current.name, progress.next.name) == ("Bronze", "Silver")
+        assert progress.remaining == Decimal("500")
         response = self.client.get(REWARDS)
-        self.assertContains(response, "Your tier: <strong>Bronze</strong>")
-        self.assertContains(response, "$500 of spending more to Silver")
         self.assertContains(response, "Battery replacement")
         self.assertContains(response, "This reward needs the Gold tier or higher.")
+        response = self.client.get(REDEMPTIONS)
         self.assertContains(response, "Free diagnostic")
-        self.assertContains(response, "approved")
+        assert [(r.option.name, r.status) for r in response.context["page"]] == [
+            ("Free diagnostic", "approved")
+        ]
 
     def test_redeeming_from_the_catalog_once_per_form(self):
         ledger.credit(self.alice_account, 600, reason="Test points")
@@ -346,15 +384,16 @@ class LoyaltyTests(TestCase):
         option = RewardOption.objects.get(
             program=self.alice_account.program, name="$5 off your next order"
         )
-        url = reverse("shop:redeem", args=[option.pk])
-        response = self.client.post(url, {"token": "form-1"}, follow=True)
+        url = reverse("referral_rewards:portal_redeem", args=[option.pk])
+        token = "6f1c7e0e5d2a4b0c9a8e1f2d3c4b5a69"
+        response = self.client.post(url, {"token": token}, follow=True)
         self.assertContains(response, "You redeemed $5 off your next order for 500 points")
-        self.client.post(url, {"token": "form-1"})  # a double submit
+        self.client.post(url, {"token": token})  # a double submit
         redemption = Redemption.objects.get(option=option)
         assert redemption.status == "fulfilled"
         assert redemption.voucher.value == Decimal("5")
         assert ledger.balance(self.alice_account) == before - 500
-        response = self.client.get(REWARDS)
+        response = self.client.get(VOUCHERS)
         self.assertContains(response, redemption.voucher.display_code)
 
     def test_a_refused_redemption_is_a_message_and_takes_nothing(self):
@@ -362,10 +401,91 @@ class LoyaltyTests(TestCase):
         option = RewardOption.objects.get(
             program=self.alice_account.program, name="Battery replacement"
         )
-        response = self.client.post(reverse("shop:redeem", args=[option.pk]), follow=True)
-        self.assertContains(response, "Battery replacement: ")
+        url = reverse("referral_rewards:portal_redeem", args=[option.pk])
+        response = self.client.post(url, {"token": "0123456789abcdef0123456789abcdef"})
+        assert response.status_code == 400
+        self.assertContains(
+            response, f"You have {before} points; this reward costs 2500.", status_code=400
+        )
         assert ledger.balance(self.alice_account) == before
         assert not Redemption.objects.filter(option=option).exists()
+
+    def test_alice_is_on_the_leaderboard_by_name(self):
+        assert (self.alice_account.show_on_leaderboard, self.alice_account.leaderboard_name) == (
+            True,
+            "Alice W.",
+        )
+        # A name she chooses herself is kept by the next seed.
+        Account.objects.filter(pk=self.alice_account.pk).update(
+            show_on_leaderboard=False, leaderboard_name="A. W."
+        )
+        call_command("seed_demo", stdout=StringIO())
+        self.alice_account.refresh_from_db()
+        assert (self.alice_account.show_on_leaderboard, self.alice_account.leaderboard_name) == (
+            False,
+            "A. W.",
+        )
+
+    def test_alice_has_commission_enough_for_a_payout(self):
+        program = self.alice_account.program
+        assert payouts.available(self.alice_account) >= program.payout_minimum > 0
+        response = self.client.get(EARNINGS)
+        assert response.context["can_request"] is True
+        payout = payouts.request_payout(
+            self.alice_account, amount=program.payout_minimum, method="bank_transfer"
+        )
+        assert payout.status == PayoutStatus.PENDING
+
+
+@override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
+class FulfilmentTests(TestCase):
+    """tech fulfils alice's free diagnostic in the portal's fulfilment queue."""
+
+    @classmethod
+    def setUpTestData(cls) -> None:
+        call_command("seed_demo", stdout=StringIO())
+        cls.tech = User.objects.get(username="tech")
+        cls.diagnostic = Redemption.objects.get(option__name="Free diagnostic")
+
+    def test_tech_finds_it_in_the_queue_and_marks_it_fulfilled(self):
+        response = self.client.post(reverse("shop:login"), {"username": "tech", "password": "tech"})
+        self.assertRedirects(response, PORTAL, fetch_redirect_response=False)
+        response = self.client.get(FULFILMENT)
+        assert [r.pk for r in response.context["page"]] == [self.diagnostic.pk]
+        page = response.content.decode()
+        assert f'<a href="{FULFILMENT}">Fulfilment</a>' in page  # the site's navigation
+        assert 'aria-current="page">Fulfilment</a>' in page  # the portal's
+        detail = reverse("referral_rewards:fulfilment_detail", args=[self.diagnostic.pk])
+        response = self.client.get(detail)
+        self.assertContains(response, "alice@example.com")
+        response = self.client.post(
+            detail,
+            {
+                "action": "fulfil",
+                "notes": "Checked the grinder: all fine.",
+                "applied_to_type": "shop.repair",
+                "applied_to_id": "R-1",
+            },
+            follow=True,
+        )
+        self.assertRedirects(response, FULFILMENT)
+        self.assertContains(response, f"Redemption #{self.diagnostic.pk} marked fulfilled.")
+        self.diagnostic.refresh_from_db()
+        assert (self.diagnostic.status, self.diagnostic.fulfilled_by) == ("fulfilled", self.tech)
+        assert self.diagnostic.applied_to == "shop.repair #R-1"
+        # Seeding again leaves the fulfilled redemption alone.
+        call_command("seed_demo", stdout=StringIO())
+        assert Redemption.objects.get().status == "fulfilled"
+
+    def test_tech_holds_the_fulfil_permission(self):
+        assert self.tech.has_perm("referral_rewards.fulfil_redemption")
+        assert self.diagnostic.assigned_to == self.tech
+
+    def test_members_are_refused_the_queue(self):
+        self.client.force_login(User.objects.get(username="alice"))
+        response = self.client.get(FULFILMENT)
+        assert response.status_code == 403
+        self.assertContains(response, "This page is for staff", status_code=403)
 
 
 class PayoutDemoTests(TestCase):
@@ -530,7 +650,7 @@ class FraudDemoTests(TestCase):
         response = self.client.post(
             reverse("shop:login"), {"username": "alice", "password": "alice"}
         )
-        self.assertRedirects(response, REWARDS)
+        self.assertRedirects(response, PORTAL)
         self.client.post(reverse("shop:logout"))
         response = self.client.post(
             SIGNUP,

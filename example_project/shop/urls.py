@@ -11,6 +11,4 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("shop/", views.shop, name="shop"),
     path("orders/<int:pk>/refund/", views.refund, name="refund"),
-    path("rewards/", views.rewards, name="rewards"),
-    path("rewards/redeem/<int:pk>/", views.redeem, name="redeem"),
 ]

@@ -7,14 +7,14 @@
 * Checkout: the voucher is applied (``apply_voucher``) and the order reported
   (``order_completed``) in the transaction that saves the shop's order.
 * Refund: ``order_refunded`` takes back what the order earned and releases its voucher.
-* My rewards: balances, tier and progress, the member's personal code and share link,
-  grants, vouchers, the reward catalog (redeem with one POST) and redemption history.
+* My rewards is the package's member portal (``referral_rewards:portal``), shown in the
+  shop's layout by ``templates/referral_rewards/base.html``; staff fulfil redemptions in
+  its fulfilment queue. After signing up, the new customer lands on it.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import login
@@ -22,26 +22,11 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from django_referral_rewards.enums import ReferralStatus
-from django_referral_rewards.exceptions import (
-    CodeError,
-    InsufficientBalance,
-    RedemptionError,
-    VoucherError,
-)
-from django_referral_rewards.models import Redemption, Referral, RewardGrant, RewardOption, Voucher
-from django_referral_rewards.services import (
-    accounts,
-    attribution,
-    codes,
-    events,
-    redemptions,
-    tiers,
-    vouchers,
-)
+from django_referral_rewards.exceptions import CodeError, VoucherError
+from django_referral_rewards.services import attribution, events, vouchers
 
 from . import catalog
 from .forms import CheckoutForm, SignUpForm
@@ -51,7 +36,7 @@ from .models import ShopOrder
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         messages.info(request, f"You are signed in as {request.user.get_username()}.")
-        return redirect("shop:rewards")
+        return redirect("referral_rewards:portal")
     if request.method == "POST":
         form = SignUpForm(request.POST)
         if form.is_valid():
@@ -71,7 +56,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                     messages.success(request, "Welcome! Your friend's referral code is applied.")
                 else:
                     messages.success(request, "Welcome to the example shop!")
-                return redirect("shop:rewards")
+                return redirect("referral_rewards:portal")
     else:
         form = SignUpForm(initial={"referral_code": attribution.remembered_code(request) or ""})
     return render(request, "shop/signup.html", {"form": form})
@@ -147,65 +132,3 @@ def refund(request: HttpRequest, pk: int) -> HttpResponse:
         text += " Its voucher can be used again."
     messages.success(request, text)
     return redirect("shop:shop")
-
-
-@login_required
-def rewards(request: HttpRequest) -> HttpResponse:
-    # Creates the member, their default-program account and their code on first visit.
-    code = codes.get_or_create_personal_code(request.user)
-    member_accounts = accounts.accounts_for(request.user)
-    share_url = request.build_absolute_uri(
-        reverse("referral_rewards:landing", kwargs={"code": code.code})
-    )
-    context: dict[str, Any] = {
-        "code": code,
-        "share_url": share_url,
-        "accounts": [
-            {
-                "program": account.program,
-                "points": account.points_balance,
-                "held_points": account.held_points,
-                "credit": account.program.from_minor(account.credit_balance),
-                "commission": account.program.from_minor(account.commission_balance),
-                "tier": tiers.progress(account),
-                "catalog": redemptions.options_for(account),
-            }
-            for account in member_accounts
-        ],
-        "redemptions": Redemption.objects.filter(account__in=member_accounts)
-        .select_related("option", "program", "voucher")
-        .prefetch_related("events")[:50],
-        "grants": RewardGrant.objects.filter(account__in=member_accounts).select_related("program")[
-            :50
-        ],
-        "vouchers": Voucher.objects.filter(account__in=member_accounts).select_related("program")[
-            :50
-        ],
-        "referrals": Referral.objects.filter(referrer__in=member_accounts).select_related(
-            "referred__member"
-        )[:50],
-    }
-    return render(request, "shop/rewards.html", context)
-
-
-@login_required
-@require_POST
-def redeem(request: HttpRequest, pk: int) -> HttpResponse:
-    """Spend points on a catalog option. The form's token makes a double-submitted form
-    redeem once."""
-    option = get_object_or_404(RewardOption.objects.select_related("program"), pk=pk)
-    account = accounts.get_or_create_account(request.user, program=option.program)
-    token = request.POST.get("token") or None
-    try:
-        redemption = redemptions.request_redemption(
-            account, option, idempotency_key=f"shop:{request.user.pk}:{token}" if token else None
-        )
-    except (RedemptionError, InsufficientBalance) as exc:
-        messages.error(request, f"{option.name}: {exc.message}")
-    else:
-        messages.success(
-            request,
-            f"You redeemed {option.name} for {redemption.points} points "
-            f"({redemption.get_status_display().lower()}).",
-        )
-    return redirect("shop:rewards")

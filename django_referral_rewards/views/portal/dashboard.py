@@ -3,20 +3,13 @@ links and QR code, and how their referrals went."""
 
 from __future__ import annotations
 
-import importlib.util
-
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext
 from django.views.decorators.http import require_safe
 
-from ... import links, qr
+from ... import cards, links, qr
 from ...services import codes, stats, tiers
 from .base import Portal, portal_view, render_portal
-
-
-def cards_available() -> bool:
-    """Whether printable cards can be made (the ``pdf`` extra, fpdf2, is installed)."""
-    return importlib.util.find_spec("fpdf") is not None
 
 
 @require_safe
@@ -48,6 +41,6 @@ def dashboard(request: HttpRequest, portal: Portal) -> HttpResponse:
             "stats": stats.referral_stats(account),
             "credit": program.from_minor(account.credit_balance),
             "commission": program.from_minor(account.commission_balance),
-            "cards_available": cards_available(),
+            "cards_available": cards.available(),
         },
     )

@@ -1,6 +1,7 @@
 """``python example_project/manage.py seed_demo``: demo users, accounts, ledger entries,
 the default program's referral reward rules, loyalty tiers and reward catalog (in both
-programs), alice's referral code, a redemption waiting for the technician, an influencer
+programs), alice's referral code, her commission (enough for a payout) and her name on
+the leaderboard, a redemption waiting in the technician's fulfilment queue, an influencer
 with her own commission terms, her referred customers and her payouts (one paid, one
 waiting for approval), two partner clinics with professional referrals, and two
 referrals the fraud checks caught: one waiting for a staff review, one blocked.
@@ -43,6 +44,7 @@ from django_referral_rewards.enums import (
     PartnerKind,
     PayoutMethod,
     PayoutStatus,
+    RedemptionStatus,
     ReferralDirection,
     RewardKind,
     RewardTrigger,
@@ -163,8 +165,11 @@ CATALOG = {
     ),
 }
 
-#: The default program's smallest payout.
+#: The default program's smallest payout. alice's commission ($6.25 and $15.00) is
+#: above it, so she can request a payout in the portal.
 PAYOUT_MINIMUM = Decimal("10.00")
+#: The name alice chose to be shown under on the portal's leaderboard.
+ALICE_LEADERBOARD_NAME = "Alice W."
 
 #: An influencer who never logs in (a member without a user) and is paid her own
 #: commission terms: 10% of each referred customer's first order, instead of the
@@ -278,7 +283,7 @@ class Command(BaseCommand):
             for program in (default, shop_b):
                 self.loyalty(program)
             alice_code = codes.get_or_create_personal_code(users["alice"])
-            self.redeem(users["alice"], default)
+            self.redeem(users["alice"], default, tech=users["tech"])
             influencer = self.influencer(default, admin=users["admin"])
             self.partners(admin=users["admin"])
             caught = self.fraud_cases(default)
@@ -310,10 +315,12 @@ class Command(BaseCommand):
             "     you land on the sign-up page with her code filled in;\n"
             "  2. sign up (alice earns 500 points, you 100);\n"
             "  3. place an order on /shop/ (alice earns 10% commission, you a 15% voucher)\n"
-            "     and a second one with the voucher from /rewards/;\n"
-            "  4. log in as alice / alice and open /rewards/ to see her rewards, tier and\n"
-            "     the catalog; her free diagnostic waits for tech / tech in the admin\n"
-            "     (Redemptions: Fulfil…).\n"
+            "     and a second one with the voucher from /portal/vouchers/;\n"
+            "  4. log in as alice / alice and open /portal/ (My rewards) to see her rewards,\n"
+            "     tier, the catalog and the leaderboard; she can request a payout on\n"
+            "     /portal/earnings/;\n"
+            "  5. her free diagnostic waits for tech / tech in the fulfilment queue\n"
+            "     (/portal/fulfilment/): open it and mark it fulfilled.\n"
             "\nPayouts and partners (log in to /admin/ as admin / admin):\n"
             "  * Payouts: Maya Lopez's $10.00 bank transfer waits for approval: approve it,\n"
             "    download the bank batch (Export CSV for a bank batch), then mark it paid;\n"
@@ -347,7 +354,8 @@ class Command(BaseCommand):
 
     def technicians(self, tech: Any) -> None:
         """Staff who fulfil redemptions: they see everything in the admin and may act on
-        redemptions (the programs' fulfilment group)."""
+        redemptions (the programs' fulfilment group). tech also holds
+        ``fulfil_redemption``: the portal's fulfilment queue (``/portal/fulfilment/``)."""
         group, _ = Group.objects.get_or_create(name="Technicians")
         group.permissions.add(
             *Permission.objects.filter(
@@ -358,6 +366,11 @@ class Command(BaseCommand):
             ),
         )
         tech.groups.add(group)
+        tech.user_permissions.add(
+            Permission.objects.get(
+                content_type__app_label="referral_rewards", codename="fulfil_redemption"
+            )
+        )
 
     def loyalty(self, program: Program) -> None:
         """Points per dollar, tiers by annual spend, expiry with a notice, and a catalog."""
@@ -398,15 +411,19 @@ class Command(BaseCommand):
             if created:
                 self.stdout.write(f"Created reward option in {program.slug}: {name}.")
 
-    def redeem(self, alice: Any, program: Program) -> None:
+    def redeem(self, alice: Any, program: Program, *, tech: Any) -> None:
         """alice redeems a free diagnostic: approved at once (under the threshold) and
-        assigned to the least-loaded technician, who is e-mailed."""
+        assigned to the least-loaded technician, who is e-mailed; it waits in tech's
+        fulfilment queue. Should nobody have been chosen (staff emptied the group), it is
+        assigned to tech by hand."""
         account = accounts.get_or_create_account(alice, program=program)
         tiers.evaluate(account)
         option = RewardOption.objects.get(program=program, name="Free diagnostic")
-        redemptions.request_redemption(
+        redemption = redemptions.request_redemption(
             account, option, idempotency_key="seed-demo:redeem-diagnostic"
         )
+        if redemption.status == RedemptionStatus.APPROVED and redemption.assigned_to_id is None:
+            redemptions.assign(redemption, tech)
 
     def program(self, slug: str, name: str) -> Program:
         program, created = Program.objects.get_or_create(
@@ -472,6 +489,18 @@ class Command(BaseCommand):
             reason="Commission: 5% of bob's order #1001",
             reference=("shop.order", "1001"),
             idempotency_key="seed-demo:commission-1001",
+        )
+        ledger.credit(
+            account,
+            1500,
+            unit="commission",
+            reason="Commission: 5% of carl's order #1002",
+            reference=("shop.order", "1002"),
+            idempotency_key="seed-demo:commission-1002",
+        )
+        # Shown on the leaderboard by the name she chose (left alone once she changes it).
+        Account.objects.filter(pk=account.pk, leaderboard_name="").update(
+            show_on_leaderboard=True, leaderboard_name=ALICE_LEADERBOARD_NAME
         )
         account_b = accounts.get_or_create_account(alice, program=shop_b)
         ledger.credit(
