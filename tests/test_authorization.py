@@ -7,6 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.models import Permission
 from django.http import Http404
@@ -117,6 +118,34 @@ def test_every_package_url_is_accounted_for():
         f"Add an access test for {sorted(unclassified)}: as another member (404) and as "
         "an anonymous user (401/403 or a redirect to log in)."
     )
+
+
+#: Sample arguments for reversing any package URL (a real object is not needed: an
+#: anonymous visitor must be turned away before anything is looked up).
+SAMPLE_KWARGS = {"pk": 1, "code": "K7Q2MX9PA", "format": "svg"}
+
+
+def sample_url(name: str) -> str:
+    resolver = get_resolver("django_referral_rewards.urls")
+    short = name.split(":", 1)[1]
+    for possibility, _pattern, _defaults, _converters in resolver.reverse_dict.getlist(short):
+        params = possibility[0][1]
+        return reverse(name, kwargs={key: SAMPLE_KWARGS[key] for key in params})
+    raise AssertionError(f"{name} cannot be reversed")
+
+
+@pytest.mark.parametrize("name", sorted(OBJECT_ENDPOINTS))
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_every_member_endpoint_sends_anonymous_visitors_to_log_in(client, db, name, method):
+    """Belt and braces for the per-page tests: every URL that is not public turns an
+    anonymous visitor away (to the login page, or 405 for a method it does not take)
+    before it reads or writes anything."""
+    url = sample_url(name)
+    response = getattr(client, method)(url)
+    if response.status_code == 405:
+        return
+    assert response.status_code == 302, (name, method, response.status_code)
+    assert response["Location"].startswith(settings.LOGIN_URL), response["Location"]
 
 
 # --- the ownership helpers ---------------------------------------------------------------

@@ -1157,3 +1157,19 @@ def test_two_workers_resuming_one_payout_call_the_provider_once(earner, boss, se
     )
     stored = fresh(payout)
     assert (stored.status, stored.attempts) == ("paid", 1)
+
+
+@pytest.mark.django_db
+def test_staff_acting_as_the_member_cannot_cancel_an_approved_payout(earner, boss):
+    """The portal cancels as the member even when the member is staff: an approval that
+    landed after the page was read wins (the status is part of the compare-and-set)."""
+    payout = in_status("approved", earner, boss)
+    before = snapshot(payout)
+    with pytest.raises(InvalidTransition, match="is approved; it cannot be cancelled"):
+        payouts.cancel_payout(payout, by=boss, as_member=True)
+    with pytest.raises(InvalidTransition, match="is approved; it cannot be cancelled"):
+        payouts.cancel_payout(payout, by=None, as_member=True)
+    assert snapshot(payout) == before
+    pending = payouts.request_payout(earner, amount=Decimal("10.00"), method="cash")
+    payouts.cancel_payout(pending, by=boss, as_member=True)
+    assert fresh(pending).status == "cancelled"

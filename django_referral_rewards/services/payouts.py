@@ -411,24 +411,33 @@ def mark_paid(
 
 
 def cancel_payout(
-    payout: Payout, *, by: Any = None, reason: str = "", now: datetime | None = None
+    payout: Payout,
+    *,
+    by: Any = None,
+    reason: str = "",
+    as_member: bool = False,
+    now: datetime | None = None,
 ) -> Payout:
     """Cancel a payout that is not paid or being sent (``pending`` or ``approved`` →
     ``cancelled``): the member may cancel a pending payout; an approved one (perhaps in
     a bank batch already) only staff, or code acting as the system (``by=None``). The
     amount goes back to the commission
     balance (``return_entry``, the reversal of the reservation). A negative balance
-    left by a clawback meanwhile is repaid first."""
+    left by a clawback meanwhile is repaid first.
+
+    ``as_member=True`` says ``by`` acts as the payout's member (the member portal), even
+    if they are staff: only a pending payout may then be cancelled, checked in the same
+    compare-and-set as the change, so an approval that lands first wins."""
     by = _check_user(by, "by")
     reason = check_text(reason, "reason", 255)
     now = now or timezone.now()
-    staff = is_active_staff(by)
+    staff = is_active_staff(by) and not as_member
     with transaction.atomic():
         old = _begin(
             payout,
             # Once approved it may be in a bank batch already: only staff cancel it.
             allowed=(PayoutStatus.PENDING, PayoutStatus.APPROVED)
-            if staff or by is None
+            if staff or (by is None and not as_member)
             else (PayoutStatus.PENDING,),
             attempted=gettext("cancelled"),
             new=PayoutStatus.CANCELLED,

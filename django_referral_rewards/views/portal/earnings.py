@@ -172,7 +172,9 @@ def cancel_payout(request: HttpRequest, portal: Portal, pk: int) -> HttpResponse
         )
         return HttpResponseRedirect(target)
     try:
-        payouts.cancel_payout(payout, by=request.user, reason=form.cleaned_data["reason"])
+        payouts.cancel_payout(
+            payout, by=request.user, reason=form.cleaned_data["reason"], as_member=True
+        )
     except InvalidTransition as exc:  # approved or cancelled since it was read
         messages.error(request, exc.message)
         return HttpResponseRedirect(target)
