@@ -29,7 +29,12 @@ from pathlib import Path
 PACKAGE = "django_referral_rewards"
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / PACKAGE
-REQUIRED = [f"{PACKAGE}/migrations/0001_initial.py", f"{PACKAGE}/py.typed"]
+REQUIRED = [
+    f"{PACKAGE}/migrations/0001_initial.py",
+    f"{PACKAGE}/py.typed",
+    # Compiled translations: hosts do not run compilemessages on installed packages.
+    f"{PACKAGE}/locale/fr/LC_MESSAGES/django.mo",
+]
 REQUIRED_DIRS = [f"{PACKAGE}/templates/", f"{PACKAGE}/static/"]
 DATA_DIRS = ["templates", "static", "locale", "migrations"]
 SDIST_REQUIRED = ["README.md", "CHANGELOG.md", "LICENSE", "setup.cfg", "pyproject.toml"]

@@ -386,8 +386,22 @@ def test_enforce_raises_rate_limited_with_the_wait():
 def test_rate_limited_exception_defaults():
     exc = RateLimited(retry_after=0)
     assert exc.retry_after == 1
-    assert exc.message == "Too many requests; try again in 1 seconds."
+    assert exc.message == "Too many requests; try again in 1 second."
+    assert RateLimited(retry_after=30).message == "Too many requests; try again in 30 seconds."
     assert RateLimited("Slow down.", retry_after=9).message == "Slow down."
+
+
+def test_error_messages_are_in_the_active_language():
+    from django.utils import translation
+
+    from django_referral_rewards.exceptions import CodeExpired
+
+    with translation.override("fr"):
+        assert RateLimited(retry_after=30).message == (
+            "Trop de requêtes\xa0; réessayez dans 30 secondes."
+        )
+        assert CodeExpired().message == "Ce code a expiré."
+    assert CodeExpired().message == "This code has expired."
 
 
 # --- the 429 response --------------------------------------------------------------------------
