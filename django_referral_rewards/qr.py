@@ -49,9 +49,6 @@ def _check(data: Any, scale: Any) -> tuple[str, int]:
 class QRBackend:
     """Draws a QR code of a text. Subclasses implement :meth:`svg` and :meth:`png`."""
 
-    #: The formats this backend draws (``"svg"``, ``"png"``).
-    formats: tuple[str, ...] = ("svg", "png")
-
     def svg(self, data: str, *, scale: int = 4, title: str = "") -> str:
         """The code as an SVG document (text), ``scale`` user units per module, with
         ``title`` as its accessible name."""

@@ -36,7 +36,7 @@ import ipaddress
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
@@ -383,19 +383,25 @@ def too_many_requests(
     return response
 
 
-def rate_limited(scope: str, *, json: bool | None = None) -> Callable[[ViewFunc], ViewFunc]:
+def rate_limited(
+    scope: str, *, json: bool | None = None, methods: Iterable[str] | None = None
+) -> Callable[[ViewFunc], ViewFunc]:
     """View decorator: count each request in ``scope`` (:func:`check_request`) and answer
     429 (:func:`too_many_requests`) instead of calling the view when it is over the limit,
     or when the view raises
     :class:`~django_referral_rewards.exceptions.RateLimited` itself. ``json=True`` for
-    JSON endpoints; by default the client's ``Accept`` header decides."""
+    JSON endpoints; by default the client's ``Accept`` header decides. ``methods``
+    (e.g. ``("POST",)``) counts only requests of those methods, so that looking at a
+    form never uses up the allowance of sending it; by default every request counts."""
+    counted = None if methods is None else {method.upper() for method in methods}
 
     def decorator(view: ViewFunc) -> ViewFunc:
         @functools.wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            verdict = check_request(request, scope)
-            if not verdict.allowed:
-                return too_many_requests(request, verdict.retry_after, json=json)
+            if counted is None or request.method in counted:
+                verdict = check_request(request, scope)
+                if not verdict.allowed:
+                    return too_many_requests(request, verdict.retry_after, json=json)
             try:
                 return view(request, *args, **kwargs)
             except RateLimited as exc:

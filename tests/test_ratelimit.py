@@ -462,6 +462,23 @@ def test_the_decorator_answers_429_before_calling_the_view(clock):
     assert view.__name__ == "view"
 
 
+@override_settings(REFERRAL_REWARDS_RATE_LIMITS={"redeem": "1/m"})
+def test_the_decorator_counts_only_the_methods_it_is_given(clock):
+    """Looking at a form (GET) does not use up the allowance of sending it (POST)."""
+
+    @rate_limited("redeem", methods=("post",))
+    def view(request):
+        return HttpResponse("ok")
+
+    def post():
+        return view(RequestFactory().post("/", REMOTE_ADDR="203.0.113.9"))
+
+    assert [view(request()).status_code for _ in range(5)] == [200] * 5
+    assert post().status_code == 200
+    assert post().status_code == 429
+    assert view(request()).status_code == 200  # reading stays allowed
+
+
 def test_the_decorator_turns_rate_limited_raised_by_the_view_into_429(clock):
     @rate_limited("validate_code", json=True)
     def view(request):

@@ -22,6 +22,7 @@ from ..conf import app_settings
 from ..enums import CodeKind
 from ..exceptions import (
     CodeAlreadyUsed,
+    CodeError,
     CodeExhausted,
     CodeExpired,
     CodeInactive,
@@ -155,6 +156,26 @@ def _customer_account(user: Any, program_id: int) -> Account | None:
     )
 
 
+def unusable_reason(found: ReferralCode, *, now: datetime) -> CodeError | None:
+    """Why nobody can use ``found`` at ``now``, as the error :func:`validate_code` would
+    raise — :class:`CodeInactive` (the code or its campaign switched off),
+    :class:`CodeNotYetValid`, :class:`CodeExpired` (the code's or its campaign's end),
+    :class:`CodeExhausted` (``max_uses`` reached) — or ``None``. Reads only what is
+    loaded on ``found`` (load its campaign with it)."""
+    campaign = found.campaign
+    if not found.active or (campaign is not None and not campaign.active):
+        return CodeInactive()
+    starts = [d for d in (found.starts_at, campaign and campaign.starts_at) if d]
+    if starts and now < max(starts):
+        return CodeNotYetValid()
+    ends = [d for d in (found.expires_at, campaign and campaign.ends_at) if d]
+    if ends and now >= min(ends):
+        return CodeExpired()
+    if found.max_uses is not None and found.times_used >= found.max_uses:
+        return CodeExhausted()
+    return None
+
+
 def validate_code(
     code: Any,
     user: Any = None,
@@ -178,17 +199,9 @@ def validate_code(
     found = queryset.lookup(normalized)
     if found is None:
         raise CodeNotFound()
-    campaign = found.campaign
-    if not found.active or (campaign is not None and not campaign.active):
-        raise CodeInactive()
-    starts = [d for d in (found.starts_at, campaign and campaign.starts_at) if d]
-    if starts and now < max(starts):
-        raise CodeNotYetValid()
-    ends = [d for d in (found.expires_at, campaign and campaign.ends_at) if d]
-    if ends and now >= min(ends):
-        raise CodeExpired()
-    if found.max_uses is not None and found.times_used >= found.max_uses:
-        raise CodeExhausted()
+    unusable = unusable_reason(found, now=now)
+    if unusable is not None:
+        raise unusable
     if user is not None and getattr(user, "is_authenticated", False):
         owner_user_id = found.owner.member.user_id if found.owner is not None else None
         if owner_user_id is not None and owner_user_id == user.pk:

@@ -17,7 +17,7 @@ from django_referral_rewards import testing
 from django_referral_rewards.conf import get_member_model
 from django_referral_rewards.models import Redemption, RedemptionEvent, RewardOption
 from django_referral_rewards.services import redemptions
-from django_referral_rewards.views.portal import fulfilment
+from django_referral_rewards.views.portal import fulfilment, pages
 
 pytestmark = pytest.mark.django_db
 
@@ -238,13 +238,13 @@ def test_a_supervisor_filters_by_status_and_assignee(client, customer, option, t
 
 
 def test_the_queue_is_paginated_and_keeps_the_filters(client, customer, option, tina):
-    made = [redeem(customer, option, to=tina) for _ in range(fulfilment.PAGE_SIZE + 2)]
+    made = [redeem(customer, option, to=tina) for _ in range(pages.PAGE_SIZE + 2)]
     client.force_login(tina)
     first = client.get(QUEUE)
-    assert [r.pk for r in first.context["page"]] == [r.pk for r in made[: fulfilment.PAGE_SIZE]]
+    assert [r.pk for r in first.context["page"]] == [r.pk for r in made[: pages.PAGE_SIZE]]
     assert 'href="?status=approved&amp;who=mine&amp;page=2"' in first.content.decode()
     second = client.get(QUEUE, {"page": "2"})
-    assert [r.pk for r in second.context["page"]] == [r.pk for r in made[fulfilment.PAGE_SIZE :]]
+    assert [r.pk for r in second.context["page"]] == [r.pk for r in made[pages.PAGE_SIZE :]]
     assert "Page 2 of 2" in second.content.decode()
     # A page out of range shows the last one, nonsense the first.
     assert client.get(QUEUE, {"page": "99"}).context["page"].number == 2
@@ -264,7 +264,7 @@ def test_the_queue_takes_a_fixed_number_of_queries(
     # session, user, permissions (user and group), count, page of rows
     with django_assert_max_num_queries(6):
         response = client.get(QUEUE, {"who": "all", "status": "all"})
-    assert len(response.context["page"]) == min(rows, fulfilment.PAGE_SIZE)
+    assert len(response.context["page"]) == min(rows, pages.PAGE_SIZE)
     client.force_login(tina)
     with django_assert_max_num_queries(6):
         response = client.get(QUEUE)

@@ -46,11 +46,6 @@ class Portal:
     def program(self) -> Any:
         return self.account.program
 
-    @property
-    def choices(self) -> list[Account]:
-        """The accounts the program switcher offers (more than one: show it)."""
-        return self.accounts
-
 
 def load_portal(request: HttpRequest, member: AbstractMember) -> Portal:
     """The :class:`Portal` of ``member`` for ``request`` (one query; two more, and a

@@ -20,11 +20,19 @@ from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST, require_safe
 
 from ... import cards, links, permissions, qr
 from ...codes import lookup_candidates, normalize
-from ...exceptions import InvalidArgument
+from ...exceptions import (
+    CodeError,
+    CodeExhausted,
+    CodeExpired,
+    CodeInactive,
+    CodeNotYetValid,
+    InvalidArgument,
+)
 from ...models import ReferralCode
 from ...services import codes
 from .base import Portal, portal_view, render_portal
@@ -51,26 +59,29 @@ class CodeRow:
     card_urls: list[tuple[str, str]]
 
 
-def code_status(code: ReferralCode, now: datetime, uses: int) -> tuple[str, str]:
+#: The state shown for each reason a code cannot be used (``services.codes.unusable_reason``).
+CODE_STATES: dict[type[CodeError], tuple[str, Any]] = {
+    CodeInactive: ("inactive", _("Inactive")),
+    CodeNotYetValid: ("scheduled", _("Not valid yet")),
+    CodeExpired: ("expired", _("Expired")),
+    CodeExhausted: ("used_up", _("Used up")),
+}
+
+
+def code_status(code: ReferralCode, now: datetime) -> tuple[str, str]:
     """``(key, label)`` of the state of ``code`` at ``now``: ``inactive`` (the code or
-    its campaign switched off), ``scheduled``, ``expired``, ``used_up`` or ``active``."""
-    campaign = code.campaign
-    if not code.active or (campaign is not None and not campaign.active):
-        return "inactive", gettext("Inactive")
-    starts = [d for d in (code.starts_at, campaign and campaign.starts_at) if d]
-    if starts and now < max(starts):
-        return "scheduled", gettext("Not valid yet")
-    ends = [d for d in (code.expires_at, campaign and campaign.ends_at) if d]
-    if ends and now >= min(ends):
-        return "expired", gettext("Expired")
-    if code.max_uses is not None and uses >= code.max_uses:
-        return "used_up", gettext("Used up")
-    return "active", gettext("Active")
+    its campaign switched off), ``scheduled``, ``expired``, ``used_up`` or ``active`` —
+    by the same rules as :func:`~django_referral_rewards.services.codes.validate_code`."""
+    reason = codes.unusable_reason(code, now=now)
+    if reason is None:
+        return "active", gettext("Active")
+    key, label = CODE_STATES[type(reason)]
+    return key, str(label)
 
 
 def _row(request: HttpRequest, code: Any, now: datetime, with_cards: bool) -> CodeRow:
     uses = code.use_count
-    status, label = code_status(code, now, uses)
+    status, label = code_status(code, now)
     qr_url = "referral_rewards:portal_code_qr"
     card_url = reverse("referral_rewards:portal_code_card", kwargs={"code": code.code})
     card_labels = {"a6": gettext("A6 card (PDF)"), "business": gettext("Business card (PDF)")}

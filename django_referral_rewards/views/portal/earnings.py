@@ -18,10 +18,11 @@ from ...exceptions import (
     PayoutError,
 )
 from ...models import LedgerEntry, Payout
+from ...ratelimit import rate_limited
 from ...services import payouts
 from .base import Portal, portal_view, render_portal
 from .forms import CancelForm, PayoutRequestForm
-from .pages import form_errors, over_limit, owned, page_query, paginate, timeline
+from .pages import form_errors, owned, page_query, paginate, timeline
 
 #: The query parameter of the payouts' pagination (``page`` pages the ledger).
 PAYOUT_PAGE = "payouts"
@@ -81,6 +82,7 @@ def _payout_form_page(
 
 @require_http_methods(["GET", "POST"])
 @portal_view
+@rate_limited("payout", methods=("POST",))
 def request_payout(request: HttpRequest, portal: Portal) -> HttpResponse:
     """GET: the payout form. POST: ask for the payout (rate-limited, scope
     ``payout``). A refusal (below the minimum, more than available) is an error on
@@ -92,9 +94,6 @@ def request_payout(request: HttpRequest, portal: Portal) -> HttpResponse:
         initial = {"amount": available} if available >= program.payout_minimum else {}
         form = PayoutRequestForm(program=program, initial=initial)
         return _payout_form_page(request, portal, form)
-    limited = over_limit(request, "payout")
-    if limited is not None:
-        return limited
     form = PayoutRequestForm(request.POST, program=program)
     if not form.is_valid():
         return _payout_form_page(request, portal, form, status=400)

@@ -26,7 +26,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -44,9 +43,7 @@ from ...forms import FulfilRedemptionForm
 from ...models import Redemption
 from ...permissions import has_staff_permission
 from ...services import redemptions
-
-#: Redemptions per page of the queue.
-PAGE_SIZE = 25
+from .pages import paginate
 
 #: ``?status=`` of the queue: value -> (label, statuses, ordering). The default comes
 #: first: what is waiting to be fulfilled, oldest first.
@@ -160,7 +157,7 @@ def fulfilment_queue(request: HttpRequest, staff: Staff) -> HttpResponse:
     elif who == "unassigned":
         found = found.filter(assigned_to__isnull=True)
     found = found.select_related("option", "account__member", "assigned_to").order_by(*ordering)
-    page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, found)
 
     def link(**changes: str) -> str:
         wanted = {"status": status, "who": who, **changes}
@@ -185,7 +182,7 @@ def fulfilment_queue(request: HttpRequest, staff: Staff) -> HttpResponse:
             ]
             if staff.supervisor
             else [],
-            "page_query": urlencode({"status": status, "who": who}),
+            "query": urlencode({"status": status, "who": who}) + "&",
         },
     )
 

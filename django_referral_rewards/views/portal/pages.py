@@ -1,5 +1,5 @@
-"""Helpers shared by the portal's list and detail pages (rewards, earnings, community):
-pagination, reading one of the member's objects, and the POST-only rate limit."""
+"""Helpers shared by the portal's list and detail pages (rewards, earnings, community,
+the fulfilment queue): pagination, reading one of the member's objects, and history."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any, TypeVar
 from django import forms
 from django.core.paginator import Page, Paginator
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 
-from ... import permissions, ratelimit
+from ... import permissions
 from .base import Portal
 
 M = TypeVar("M", bound=Model)
@@ -46,16 +46,6 @@ def owned(request: HttpRequest, portal: Portal, queryset: QuerySet[M], pk: int) 
         staff_action=None,
         pk=pk,
     )
-
-
-def over_limit(request: HttpRequest, scope: str) -> HttpResponse | None:
-    """Count this request in the rate limit ``scope``: the 429 response when it is over
-    the limit, else ``None``. Called in the POST branch only, so that looking at a form
-    never uses up the member's allowance."""
-    verdict = ratelimit.check_request(request, scope)
-    if verdict.allowed:
-        return None
-    return ratelimit.too_many_requests(request, verdict.retry_after)
 
 
 def timeline(

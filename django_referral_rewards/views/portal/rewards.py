@@ -23,10 +23,11 @@ from ...exceptions import (
     RedemptionError,
 )
 from ...models import Redemption, RewardOption, Voucher
+from ...ratelimit import rate_limited
 from ...services import redemptions
 from .base import Portal, portal_view, render_portal
 from .forms import CancelForm, RedeemForm
-from .pages import form_errors, over_limit, owned, page_query, paginate, timeline
+from .pages import form_errors, owned, page_query, paginate, timeline
 
 #: The catalog filters: every option, or only those the member can redeem now.
 SHOW_FILTERS = ("all", "affordable")
@@ -105,6 +106,7 @@ def _confirmation(
 
 @require_http_methods(["GET", "POST"])
 @portal_view
+@rate_limited("redeem", methods=("POST",))
 def redeem(request: HttpRequest, portal: Portal, pk: int) -> HttpResponse:
     """GET: what the member gets, what it costs and what is left, with a "Confirm
     redemption" form. POST: redeem it (rate-limited, scope ``redeem``). The form's
@@ -112,9 +114,6 @@ def redeem(request: HttpRequest, portal: Portal, pk: int) -> HttpResponse:
     option = _option(portal, pk)
     if request.method != "POST":
         return _confirmation(request, portal, option, RedeemForm())
-    limited = over_limit(request, "redeem")
-    if limited is not None:
-        return limited
     form = RedeemForm(request.POST)
     if not form.is_valid():
         return _confirmation(
