@@ -460,6 +460,91 @@ class AppSettings:
             )
         return value
 
+    # --- REST API (the ``api`` extra) ---------------------------------------------------
+
+    @property
+    def API_AUTHENTICATION_CLASSES(self) -> list[str] | None:
+        """Import strings of the Django REST framework authentication classes of the
+        member and staff endpoints, such as
+        ``["rest_framework.authentication.TokenAuthentication"]``. ``None`` (the
+        default): your ``REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]`` (session and
+        basic authentication unless you changed them). The host event endpoints always
+        use the host keys of :setting:`REFERRAL_REWARDS_API_HOST_KEYS` instead.
+        """
+        value = self._setting("API_AUTHENTICATION_CLASSES", None)
+        if value is None:
+            return None
+        if isinstance(value, str) or not all(isinstance(path, str) for path in value):
+            raise ConfigurationError(
+                f"{PREFIX}API_AUTHENTICATION_CLASSES must be a list of import strings."
+            )
+        return list(value)
+
+    @property
+    def API_PAGE_SIZE(self) -> int:
+        """How many items one page of an API list holds unless the client asks for
+        another size with ``?page_size=`` (at most 100). Default ``25``.
+        """
+        value = self._setting("API_PAGE_SIZE", 25)
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 100:
+            raise ConfigurationError(f"{PREFIX}API_PAGE_SIZE must be a whole number from 1 to 100.")
+        return value
+
+    @property
+    def API_IDEMPOTENCY_RETENTION_HOURS(self) -> int:
+        """How many hours the API keeps the answer to a request sent with an
+        ``Idempotency-Key`` header: within this time the same key (from the same user or
+        host key) replays that answer and does nothing again. ``rewards_purge`` deletes
+        older ones. Default ``24``.
+        """
+        value = self._setting("API_IDEMPOTENCY_RETENTION_HOURS", 24)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigurationError(
+                f"{PREFIX}API_IDEMPOTENCY_RETENTION_HOURS must be a whole number of hours ≥ 1."
+            )
+        return value
+
+    @property
+    def API_HOST_KEYS(self) -> dict[str, str]:
+        """The keys with which a host that runs in another process (a separate shop
+        back end, a billing system) sends events to the host event endpoints, by name::
+
+            REFERRAL_REWARDS_API_HOST_KEYS = {"billing": env("REWARDS_BILLING_KEY")}
+
+        A request is authenticated by ``Authorization: Bearer <key>`` or, without the
+        key on the wire, by a ``Referral-Rewards-Signature`` header: the HMAC-SHA256 of
+        the timestamp and the body under the key (the same scheme as outbound webhooks;
+        see the REST API page of the docs). Keys must be at least 32 characters long.
+        Several names let you rotate a key without downtime. Default ``{}``: the event
+        endpoints refuse every request.
+        """
+        value = self._setting("API_HOST_KEYS", None) or {}
+        if not isinstance(value, dict):
+            raise ConfigurationError(f"{PREFIX}API_HOST_KEYS must be a dict of name -> key.")
+        for name, key in value.items():
+            if not isinstance(name, str) or not name or len(name) > 40:
+                raise ConfigurationError(
+                    f"{PREFIX}API_HOST_KEYS: every name must be a string of 1 to 40 characters."
+                )
+            if not isinstance(key, str) or len(key) < 32:
+                raise ConfigurationError(
+                    f"{PREFIX}API_HOST_KEYS[{name!r}] must be a string of at least 32 characters."
+                )
+        return dict(value)
+
+    @property
+    def SIGNATURE_TOLERANCE(self) -> int:
+        """How many seconds a signed request (a host event, a webhook delivery) may be
+        older or newer than the receiver's clock before it is refused as a possible
+        replay. Default ``300``.
+        """
+        value = self._setting("SIGNATURE_TOLERANCE", 300)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigurationError(
+                f"{PREFIX}SIGNATURE_TOLERANCE must be a whole number of seconds ≥ 1."
+            )
+        return value
+
     def _signal_setting(self, name: str) -> str | None:
         value = self._setting(name, None)
         return str(value) if value else None

@@ -341,3 +341,12 @@ class PayoutSendFailed(PayoutError):
 
     code = "payout_send_failed"
     default_message = _("The payout could not be sent; it can be sent again.")
+
+
+class SignatureInvalid(ReferralRewardsError):
+    """A signed request (a host event, a webhook delivery) carries no signature, a
+    malformed one, one made with another key, or one whose timestamp is outside
+    ``REFERRAL_REWARDS_SIGNATURE_TOLERANCE``. Nothing was done."""
+
+    code = "invalid_signature"
+    default_message = _("The request signature is missing or invalid.")

@@ -13,6 +13,7 @@ from .abstract_models import (
     AbstractEarnLot,
     AbstractFraudDecision,
     AbstractFraudSignal,
+    AbstractIdempotencyRecord,
     AbstractLedgerEntry,
     AbstractMember,
     AbstractOrder,
@@ -166,6 +167,12 @@ class Trace(AbstractTrace):
         pass
 
 
+
+class IdempotencyRecord(AbstractIdempotencyRecord):
+    class Meta(AbstractIdempotencyRecord.Meta):
+        pass
+
+
 __all__ = [
     "Account",
     "Campaign",
@@ -173,6 +180,7 @@ __all__ = [
     "EarnLot",
     "FraudDecision",
     "FraudSignal",
+    "IdempotencyRecord",
     "LedgerEntry",
     "Member",
     "Order",

@@ -75,6 +75,14 @@ INSTALLED_APPS = [
     "import_export",
     "django_referral_rewards",
 ]
+try:  # the api extra: Django REST framework and drf-spectacular
+    import drf_spectacular  # noqa: F401
+    import rest_framework  # noqa: F401
+except ImportError:  # pragma: no cover - an env without the extra
+    HAS_API = False
+else:
+    HAS_API = True
+    INSTALLED_APPS += ["rest_framework", "drf_spectacular"]
 if SWAPPED:
     INSTALLED_APPS.append("tests.swapped")
     REFERRAL_REWARDS_MEMBER_MODEL = "swapped.CustomMember"

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.http import HttpResponse
 from django.urls import include, path
@@ -8,3 +9,6 @@ urlpatterns = [
     path("signup/", lambda request: HttpResponse("signup page"), name="signup"),
     path("", lambda request: HttpResponse("home"), name="home"),
 ]
+
+if settings.HAS_API:
+    urlpatterns.insert(1, path("api/rewards/", include("django_referral_rewards.api.urls")))

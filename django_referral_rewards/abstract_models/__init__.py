@@ -5,6 +5,7 @@ leaf, with no foreign key into this app, so a host's own member model can subcla
 without depending on our migrations.
 """
 
+from .api import AbstractIdempotencyRecord
 from .base import currency_validator, money_field_kwargs
 from .core import (
     AbstractAccount,
@@ -35,6 +36,7 @@ __all__ = [
     "AbstractEarnLot",
     "AbstractFraudDecision",
     "AbstractFraudSignal",
+    "AbstractIdempotencyRecord",
     "AbstractLedgerEntry",
     "AbstractMember",
     "AbstractOrder",

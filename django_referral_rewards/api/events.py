@@ -1,0 +1,3 @@
+"""events endpoints (being written)."""
+
+urlpatterns: list = []

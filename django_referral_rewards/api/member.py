@@ -1,0 +1,3 @@
+"""member endpoints (being written)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""public endpoints (being written)."""
+
+urlpatterns: list = []

@@ -1,0 +1,145 @@
+"""The OpenAPI 3 schema of the API (drf-spectacular), served at ``schema/`` under the
+API's prefix and committed in ``docs/api/openapi.yaml`` (``python -m
+django_referral_rewards.api.schema`` writes it; a test checks it is current).
+
+It is built from the package's URLs only, with the package's own spectacular settings
+(your ``SPECTACULAR_SETTINGS`` describe your API, not ours), and every operation lists
+the error answers it may give with the common ``Error`` body.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.settings import patched_settings
+from drf_spectacular.utils import extend_schema
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+URLCONF = "django_referral_rewards.api.urls"
+
+#: The error answers every operation documents, with what they mean.
+ERROR_RESPONSES = {
+    "400": "Invalid input or a refused action (see error.code and error.fields).",
+    "401": "Not authenticated.",
+    "403": "Authenticated, but not allowed.",
+    "404": "No such object (or not yours).",
+    "409": "The current state does not allow this (balance, status, stock...).",
+    "422": "The Idempotency-Key was used for another request.",
+    "429": "Too many requests; see Retry-After.",
+}
+
+
+#: The ``Error`` component (the body of every error answer).
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "fields"],
+            "properties": {
+                "code": {"type": "string", "description": "Stable machine-readable code."},
+                "message": {"type": "string", "description": "Human-readable message."},
+                "fields": {
+                    "type": "object",
+                    "description": "For invalid input: the errors of each field.",
+                    "additionalProperties": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["code", "message"],
+                            "properties": {
+                                "code": {"type": "string"},
+                                "message": {"type": "string"},
+                            },
+                        },
+                    },
+                },
+            },
+        }
+    },
+}
+
+
+def add_error_responses(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str, Any]:
+    """Postprocessing hook: every operation answers errors with the ``Error`` schema."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    ref = {"$ref": "#/components/schemas/Error"}
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for code, description in ERROR_RESPONSES.items():
+                responses.setdefault(
+                    code,
+                    {"description": description, "content": {"application/json": {"schema": ref}}},
+                )
+    return result
+
+
+def schema_settings() -> dict[str, Any]:
+    from .. import __version__
+
+    return {
+        "TITLE": "django-referral-rewards",
+        "DESCRIPTION": (
+            "Referral codes, attribution, rewards, points, vouchers and payouts. Member "
+            "endpoints act on the signed-in member's own data; staff endpoints need the "
+            "staff permission of their model; host event endpoints take a host key. "
+            "Every mutating request may carry an Idempotency-Key header."
+        ),
+        "VERSION": __version__,
+        "COMPONENT_SPLIT_REQUEST": True,
+        "SCHEMA_PATH_PREFIX": r"/",
+        "POSTPROCESSING_HOOKS": [
+            "drf_spectacular.hooks.postprocess_schema_enums",
+            "django_referral_rewards.api.schema.add_error_responses",
+        ],
+    }
+
+
+def build_schema(*, prefix: str = "/api/rewards") -> dict[str, Any]:
+    """The schema as a dict, for the API included at ``prefix``."""
+    with patched_settings(schema_settings()):
+        schema = SchemaGenerator(urlconf=URLCONF).get_schema(request=None, public=True)
+    schema["servers"] = [{"url": prefix}]
+    return schema
+
+
+def render_yaml(schema: dict[str, Any]) -> str:
+    from drf_spectacular.renderers import OpenApiYamlRenderer
+
+    return OpenApiYamlRenderer().render(schema).decode()
+
+
+@extend_schema(exclude=True)
+class SchemaView(SpectacularAPIView):
+    """The schema (YAML; JSON with ``?format=json`` or ``Accept:
+    application/vnd.oai.openapi+json``), for the prefix it is served under."""
+
+    urlconf = URLCONF
+    schema = AutoSchema()
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        self.custom_settings = schema_settings()
+        response = super().get(request, *args, **kwargs)
+        prefix = request.path.rsplit("schema/", 1)[0].rstrip("/")
+        response.data["servers"] = [{"url": prefix or "/"}]
+        return response
+
+
+if __name__ == "__main__":  # pragma: no cover - a maintainer's command
+    import os
+    import pathlib
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+    django.setup()
+    target = pathlib.Path("docs/api/openapi.yaml")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render_yaml(build_schema()))
+    print(f"wrote {target}")

@@ -1,0 +1,3 @@
+"""staff endpoints (being written)."""
+
+urlpatterns: list = []
