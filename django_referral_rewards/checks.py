@@ -87,6 +87,40 @@ def check_fraud_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
 
 
 @register(Tags.compatibility)
+def check_api_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """The REST API's settings have good values and its authentication classes import
+    (checked whether or not the API is installed: they are cheap to read)."""
+    from django.utils.module_loading import import_string
+
+    errors = []
+    for name in (
+        "API_PAGE_SIZE",
+        "API_IDEMPOTENCY_RETENTION_HOURS",
+        "API_HOST_KEYS",
+        "SIGNATURE_TOLERANCE",
+    ):
+        try:
+            getattr(app_settings, name)
+        except ConfigurationError as exc:
+            errors.append(Error(str(exc), id="referral_rewards.E007"))
+    try:
+        paths = app_settings.API_AUTHENTICATION_CLASSES or []
+    except ConfigurationError as exc:
+        return [*errors, Error(str(exc), id="referral_rewards.E007")]
+    for path in paths:
+        try:
+            import_string(path)
+        except ImportError as exc:
+            errors.append(
+                Error(
+                    f"{PREFIX}API_AUTHENTICATION_CLASSES: cannot import {path!r}: {exc}",
+                    id="referral_rewards.E007",
+                )
+            )
+    return errors
+
+
+@register(Tags.compatibility)
 def check_host_signals(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     try:
         app_settings.host_signals()

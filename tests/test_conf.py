@@ -84,6 +84,38 @@ def test_bad_batch_size_fails_the_checks():
         assert "referral_rewards.E002" in check_ids()
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("API_PAGE_SIZE", 0, "API_PAGE_SIZE must be a whole number from 1 to 100"),
+        ("API_PAGE_SIZE", 101, "API_PAGE_SIZE must be a whole number from 1 to 100"),
+        ("API_IDEMPOTENCY_RETENTION_HOURS", 0, "must be a whole number of hours"),
+        ("SIGNATURE_TOLERANCE", True, "must be a whole number of seconds"),
+        ("API_HOST_KEYS", ["key"], "must be a dict of name -> key"),
+        ("API_HOST_KEYS", {"shop": "short"}, "API_HOST_KEYS['shop'] must be a string of at"),
+        ("API_HOST_KEYS", {"": "k" * 32}, "every name must be a string of 1 to 40"),
+        ("API_AUTHENTICATION_CLASSES", "a.b", "must be a list of import strings"),
+        ("API_AUTHENTICATION_CLASSES", ["no.such.Auth"], "cannot import 'no.such.Auth'"),
+    ],
+)
+def test_bad_api_settings_fail_the_checks_with_the_setting_name(name, value, message):
+    with override_settings(**{conf.PREFIX + name: value}):
+        errors = [m for m in run_checks() if m.id == "referral_rewards.E007"]
+    assert len(errors) == 1 and message in errors[0].msg
+
+
+def test_api_settings_defaults_and_values():
+    assert app_settings.API_AUTHENTICATION_CLASSES is None
+    assert (app_settings.API_PAGE_SIZE, app_settings.API_IDEMPOTENCY_RETENTION_HOURS) == (25, 24)
+    assert (app_settings.API_HOST_KEYS, app_settings.SIGNATURE_TOLERANCE) == ({}, 300)
+    with override_settings(
+        REFERRAL_REWARDS_API_AUTHENTICATION_CLASSES=["x.Auth"],
+        REFERRAL_REWARDS_API_HOST_KEYS={"shop": "k" * 32},
+    ):
+        assert app_settings.API_AUTHENTICATION_CLASSES == ["x.Auth"]
+        assert app_settings.API_HOST_KEYS == {"shop": "k" * 32}
+
+
 def test_every_setting_is_known():
     assert conf.known_setting_names() >= {
         "REFERRAL_REWARDS_MEMBER_MODEL",

@@ -11,4 +11,7 @@ urlpatterns = [
 ]
 
 if settings.HAS_API:
+    from tests.api.views import CreditView
+
     urlpatterns.insert(1, path("api/rewards/", include("django_referral_rewards.api.urls")))
+    urlpatterns.insert(2, path("test-api/credit/", CreditView.as_view(), name="test_api_credit"))

@@ -52,9 +52,7 @@ class Replay(Exception):
 
 
 def replay_response(record: IdempotencyRecord) -> Response:
-    return Response(
-        record.response, status=record.status_code, headers={REPLAYED_HEADER: "true"}
-    )
+    return Response(record.response, status=record.status_code, headers={REPLAYED_HEADER: "true"})
 
 
 def client_scope(request: Request) -> str | None:
@@ -88,9 +86,7 @@ def clean_key(value: str) -> str:
     key = value.strip()
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable() or not key.isascii():
         raise InvalidArgument(
-            gettext(
-                "The Idempotency-Key header must be 1 to %(max)d printable ASCII characters."
-            )
+            gettext("The Idempotency-Key header must be 1 to %(max)d printable ASCII characters.")
             % {"max": MAX_KEY_LENGTH},
             field=HEADER,
         )
@@ -172,4 +168,3 @@ class IdempotencyMixin:
             record.response = getattr(response, "data", None)
             record.save(update_fields=["status_code", "response"])
         return response
-

@@ -38,6 +38,7 @@ from ..models import (
     CodeUse,
     FraudDecision,
     FraudSignal,
+    IdempotencyRecord,
     LedgerEntry,
     Order,
     OrderRefund,
@@ -887,12 +888,22 @@ class PurgeResult:
     referrals: int = 0
     #: Orders whose payment fingerprint hash was blanked.
     orders: int = 0
+    #: Kept answers of idempotent API requests deleted (older than
+    #: :setting:`REFERRAL_REWARDS_API_IDEMPOTENCY_RETENTION_HOURS`).
+    idempotency_records: int = 0
     #: Transactions (batches) run.
     batches: int = 0
 
     @property
     def total(self) -> int:
-        return self.visits + self.traces + self.signals + self.referrals + self.orders
+        return (
+            self.visits
+            + self.traces
+            + self.signals
+            + self.referrals
+            + self.orders
+            + self.idempotency_records
+        )
 
 
 def _positive(value: Any, name: str) -> int:
@@ -931,7 +942,10 @@ def purge_expired(
     which the decision needs; the decisions keep the signals' names, scores and
     reasons. Blanks the sign-up IP address, device and user agent hashes of referrals
     attached before the cut-off (those in review keep them until decided) and the
-    payment fingerprint hashes of orders completed before it.
+    payment fingerprint hashes of orders completed before it. Deletes the kept answers
+    of idempotent API requests older than
+    :setting:`REFERRAL_REWARDS_API_IDEMPOTENCY_RETENTION_HOURS` (``days`` does not
+    change that).
 
     Works in primary key batches of ``batch_size`` rows (default
     :setting:`REFERRAL_REWARDS_SWEEP_BATCH_SIZE`), one short transaction each, so no
@@ -944,6 +958,7 @@ def purge_expired(
         batch_size if batch_size is not None else app_settings.SWEEP_BATCH_SIZE, "batch_size"
     )
     cutoff = now - dt.timedelta(days=days)
+    answers_cutoff = now - dt.timedelta(hours=app_settings.API_IDEMPOTENCY_RETENTION_HOURS)
     in_review = Referral.objects.filter(fraud_status=FraudStatus.REVIEW).values("pk")
     counts: dict[str, int] = {}
     batches = 0
@@ -969,6 +984,12 @@ def purge_expired(
             Order.objects.filter(occurred_at__lt=cutoff).exclude(payment_fingerprint_hash=""),
             "update",
             {"payment_fingerprint_hash": ""},
+        ),
+        (
+            "idempotency_records",
+            IdempotencyRecord.objects.filter(created_at__lt=answers_cutoff),
+            "delete",
+            {},
         ),
     ):
         counts[name], run = _sweep(due, size, act, **updates)

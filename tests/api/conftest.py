@@ -14,7 +14,7 @@ from django_referral_rewards import testing
 if not settings.HAS_API:  # pragma: no cover - an env without the api extra
     pytest.skip("the api extra is not installed", allow_module_level=True)
 
-from rest_framework.test import APIClient  # noqa: E402
+from rest_framework.test import APIClient
 
 #: A host key of the test settings (REFERRAL_REWARDS_API_HOST_KEYS).
 HOST_KEY = "test-host-key-0123456789abcdef0123456789"
