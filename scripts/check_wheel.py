@@ -9,7 +9,8 @@ Usage: ``python scripts/check_wheel.py DIST_DIR`` (what ``tox -e build`` runs af
    package (no tests, no example project).
 2. The sdist holds README.md, CHANGELOG.md and LICENSE.
 3. The wheel installs into a brand-new venv (its dependencies from the index), and from
-   a directory outside the source tree every module of the package imports, Django
+   a directory outside the source tree every module of the package imports (but the
+   REST API, which without the ``api`` extra must refuse with a clear message), Django
    sets up with the app installed, the system checks pass and the migrations apply.
 
 Standard library only. Exits non-zero with a list of what is wrong.
@@ -80,11 +81,27 @@ import django_referral_rewards as pkg
 where = pathlib.Path(pkg.__file__).resolve()
 if "site-packages" not in where.parts:
     sys.exit(f"imported from {where}, not from the installed wheel")
-names = [pkg.__name__]
-names += [m.name for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + ".")
-          if ".migrations." not in m.name]
-for name in names:
-    importlib.import_module(name)
+# The REST API needs the api extra (not installed here): it must say so, and nothing
+# else may need it.
+from django.core.exceptions import ImproperlyConfigured
+try:
+    importlib.import_module(pkg.__name__ + ".api")
+except ImproperlyConfigured as exc:
+    assert "django-referral-rewards[api]" in str(exc), exc
+else:
+    sys.exit("django_referral_rewards.api imported without Django REST framework")
+names = []
+def walk(package):
+    names.append(package.__name__)
+    for m in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
+        if m.name.endswith((".migrations", ".api")):
+            continue
+        module = importlib.import_module(m.name)
+        if m.ispkg:
+            walk(module)
+        else:
+            names.append(m.name)
+walk(pkg)
 
 from django.core.management import call_command
 call_command("check", fail_level="ERROR")
