@@ -19,7 +19,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import exceptions, generics, permissions
-from rest_framework.pagination import PageNumberPagination
+from rest_framework.pagination import BasePagination, PageNumberPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -54,7 +54,7 @@ class APIMixin(IdempotencyMixin):
 
     renderer_classes = [JSONRenderer]
     parser_classes = [JSONParser, FormParser, MultiPartParser]
-    pagination_class = Pagination
+    pagination_class: type[BasePagination] | None = Pagination
     schema = AutoSchema()
 
     def get_authenticators(self) -> list[Any]:
@@ -92,8 +92,7 @@ class MemberMixin(APIMixin):
     """A member endpoint: ``self.member`` and ``self.account`` (of the program asked
     for) are the signed-in user's own."""
 
-    permission_classes: ClassVar[list[Any]] = [IsMember]
-    request: Request
+    permission_classes = [IsMember]
 
     @property
     def member(self) -> AbstractMember:
@@ -136,7 +135,7 @@ class MemberMixin(APIMixin):
 class StaffMixin(APIMixin):
     """A staff endpoint on ``staff_model`` (see :class:`StaffPermission`)."""
 
-    permission_classes: ClassVar[list[Any]] = [StaffPermission]
+    permission_classes = [StaffPermission]
     staff_model: ClassVar[type[Model]]
     #: The permission action by method, over the defaults (``view`` / ``change``).
     staff_actions: ClassVar[dict[str, str]] = {}

@@ -91,13 +91,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     package errors, DRF's and Django's 404, 403 and validation errors become JSON
     answers of the same shape; anything else is left to Django (a server error)."""
     if isinstance(exc, rr.ReferralRewardsError):
-        code = status_for(exc)
+        status_code = status_for(exc)
         headers = {}
         if isinstance(exc, rr.RateLimited):
             headers["Retry-After"] = str(exc.retry_after)
-        if code >= 500:
+        if status_code >= 500:
             set_rollback()
-        return Response(error_body(exc.code, exc.message), status=code, headers=headers)
+        return Response(error_body(exc.code, exc.message), status=status_code, headers=headers)
     if isinstance(exc, Http404):
         exc = drf.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -118,6 +118,6 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         body = error_body("invalid", gettext("Invalid input."), validation_fields(exc.detail))
     else:
         detail = exc.detail
-        code = getattr(detail, "code", None) or exc.default_code
-        body = error_body(str(code), str(detail))
+        error_code = getattr(detail, "code", None) or exc.default_code
+        body = error_body(str(error_code), str(detail))
     return Response(body, status=exc.status_code, headers=headers)

@@ -30,6 +30,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from ..conf import app_settings
 from ..exceptions import IdempotencyConflict, InvalidArgument
@@ -102,8 +103,8 @@ def _check(record: IdempotencyRecord, fingerprint: str) -> None:
     raise Replay(record)
 
 
-class IdempotencyMixin:
-    """Mixin for DRF views: runs every mutating request that carries an
+class IdempotencyMixin(APIView):
+    """Base of the package's DRF views: runs every mutating request that carries an
     ``Idempotency-Key`` header at most once per client and key (see the module)."""
 
     _idempotency_stack: contextlib.ExitStack
@@ -113,10 +114,10 @@ class IdempotencyMixin:
         with contextlib.ExitStack() as stack:
             self._idempotency_stack = stack
             self.idempotency_record = None
-            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+            return super().dispatch(request, *args, **kwargs)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        super().initial(request, *args, **kwargs)
         raw = request.headers.get(HEADER)
         if raw is None or request.method not in UNSAFE_METHODS:
             return
@@ -152,10 +153,10 @@ class IdempotencyMixin:
     def handle_exception(self, exc: Exception) -> Any:
         if isinstance(exc, Replay):
             return replay_response(exc.record)
-        return super().handle_exception(exc)  # type: ignore[misc]
+        return super().handle_exception(exc)
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
-        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        response = super().finalize_response(request, response, *args, **kwargs)
         record, self.idempotency_record = self.idempotency_record, None
         if record is None:
             return response
