@@ -411,6 +411,11 @@ class VoucherSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(read_only=True)
 
 
+class RedemptionQuerySerializer(serializers.Serializer):
+    program = serializers.SlugField(required=False)
+    status = serializers.ChoiceField(choices=RedemptionStatus.choices, required=False)
+
+
 class OptionSummarySerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     name = serializers.CharField(read_only=True)
@@ -655,6 +660,7 @@ __all__ = [
     "ProgramSummarySerializer",
     "ReasonSerializer",
     "RedemptionDetailSerializer",
+    "RedemptionQuerySerializer",
     "RedemptionSerializer",
     "ReferralSerializer",
     "ReferralStatsSerializer",
