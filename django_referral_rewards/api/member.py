@@ -123,7 +123,7 @@ class MemberListView(Member, MemberListAPIView):
         return {**super().get_serializer_context(), "program": self.account.program}
 
 
-# --- accounts and balances ------------------------------------------------------------------
+# --- accounts and balances ----------------------------------------------------------------
 
 
 class AccountList(MemberView):
@@ -206,7 +206,7 @@ class CodeDetail(MemberView):
         return Response(CodeSerializer(found, context=self.context()).data)
 
 
-# --- referrals and the leaderboard ------------------------------------------------------------
+# --- referrals and the leaderboard --------------------------------------------------------
 
 
 class ReferralList(MemberListView):
@@ -263,7 +263,7 @@ class Leaderboard(MemberView):
         return Response(LeaderboardSerializer(board, context=self.context()).data)
 
 
-# --- the catalog and redemptions ----------------------------------------------------------------
+# --- the catalog and redemptions ----------------------------------------------------------
 
 
 class RewardList(MemberView):

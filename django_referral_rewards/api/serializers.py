@@ -51,7 +51,7 @@ HIDDEN_REDEMPTION_ACTIONS = (RedemptionAction.ASSIGNED,)
 HIDDEN_PAYOUT_ACTIONS = (PayoutAction.SUBMITTED, PayoutAction.FAILED)
 
 
-# --- money ----------------------------------------------------------------------------
+# --- money --------------------------------------------------------------------------------
 
 
 def money(amount: Decimal, program: Program, currency: str | None = None) -> dict[str, Any]:
@@ -189,7 +189,7 @@ class BalanceSerializer(AccountBalancesSerializer):
         return MoneySerializer(money(account.program.payout_minimum, account.program)).data
 
 
-# --- codes ------------------------------------------------------------------------------
+# --- codes --------------------------------------------------------------------------------
 
 
 class CodeSerializer(serializers.Serializer):
@@ -355,7 +355,7 @@ class LeaderboardQuerySerializer(serializers.Serializer):
     period = serializers.ChoiceField(choices=["all", "month"], default="all")
 
 
-# --- the catalog, redemptions and vouchers --------------------------------------------------
+# --- the catalog, redemptions and vouchers ------------------------------------------------
 
 
 class RewardOptionSerializer(serializers.Serializer):
@@ -512,7 +512,7 @@ class PayoutDetailSerializer(PayoutSerializer):
         return StepSerializer(steps, many=True, context=self.context).data
 
 
-# --- the ledger -------------------------------------------------------------------------------
+# --- the ledger ---------------------------------------------------------------------------
 
 
 class LedgerEntrySerializer(serializers.Serializer):
@@ -558,7 +558,7 @@ class LedgerQuerySerializer(serializers.Serializer):
     unit = serializers.ChoiceField(choices=Unit.choices, required=False)
 
 
-# --- the member's writes -------------------------------------------------------------------
+# --- the member's writes ------------------------------------------------------------------
 
 
 class ProgramBodySerializer(serializers.Serializer):

@@ -78,7 +78,7 @@ def customer(program: Program, name: str = "", email: str = "") -> Account:
     return testing.make_account(testing.make_member(False, name=name, email=email), program=program)
 
 
-# --- anonymous callers ----------------------------------------------------------------
+# --- anonymous callers --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -112,7 +112,7 @@ def test_anonymous_callers_are_refused(api, method, name, kwargs):
     assert not Redemption.objects.exists() and not Payout.objects.exists()
 
 
-# --- accounts and balances --------------------------------------------------------------
+# --- accounts and balances ----------------------------------------------------------------
 
 
 def test_my_accounts(member_api, me, program):
@@ -178,7 +178,7 @@ def test_an_unknown_program_is_a_404(member_api, me):
     assert error_of(response)["code"] == "program_not_found"
 
 
-# --- codes -----------------------------------------------------------------------------------
+# --- codes --------------------------------------------------------------------------------
 
 
 def test_creating_my_code_is_201_then_200_with_the_same_code(member_api, me):
@@ -227,7 +227,7 @@ def test_another_members_code_is_a_404(member_api, me, them):
     assert member_api.get(url("member_code", code="NOSUCHCODE")).status_code == 404
 
 
-# --- referrals, stats, leaderboard ---------------------------------------------------------------
+# --- referrals, stats, leaderboard --------------------------------------------------------
 
 
 def test_my_referrals_show_customers_by_first_name_and_initial_only(member_api, me, program):
@@ -306,7 +306,7 @@ def test_an_unknown_leaderboard_period_is_a_400_naming_the_field(member_api, me)
     assert list(error_of(response)["fields"]) == ["period"]
 
 
-# --- the catalog and redeeming ---------------------------------------------------------------------
+# --- the catalog and redeeming ------------------------------------------------------------
 
 
 def test_the_catalog_says_what_can_be_redeemed_and_why_not(member_api, me, program):
@@ -409,7 +409,7 @@ def test_redeeming_is_rate_limited(member_api, me, program):
     assert Redemption.objects.count() == 1
 
 
-# --- redemptions and vouchers ----------------------------------------------------------------------
+# --- redemptions and vouchers -------------------------------------------------------------
 
 
 def test_my_redemptions_filtered_by_status(member_api, me, program):
@@ -480,7 +480,7 @@ def test_my_vouchers(member_api, me, program):
     assert Decimal(voucher["value"]) == Decimal(10)
 
 
-# --- payouts ---------------------------------------------------------------------------------------
+# --- payouts ------------------------------------------------------------------------------
 
 
 def test_asking_for_a_payout(member_api, me, program):
@@ -570,7 +570,7 @@ def test_another_members_payout_is_a_404(other_api, me):
     assert Payout.objects.get().status == "pending"
 
 
-# --- the ledger ------------------------------------------------------------------------------------
+# --- the ledger ---------------------------------------------------------------------------
 
 
 def test_my_ledger_by_unit(member_api, me, program):
@@ -598,7 +598,7 @@ def test_the_ledger_is_mine_only(member_api, me, them):
     assert body["count"] == 2  # them's opening balance is not listed
 
 
-# --- query counts ----------------------------------------------------------------------------------
+# --- query counts -------------------------------------------------------------------------
 
 
 def _fill(account: Account, program: Program, n: int) -> None:
