@@ -13,6 +13,7 @@ Each event is idempotent as its service is (per sign-up, per order id, per refun
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -42,7 +43,6 @@ from ..exceptions import InvalidAmount
 from ..models import Order, Program, Referral, RewardGrant
 from ..services import events
 from ..signing import SIGNATURE_HEADER
-from ..views.codes import reward_value
 from .authentication import HostClient, HostKeyAuthentication
 from .base import APIMixin
 
@@ -295,13 +295,20 @@ class EventGrantSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=RewardKind.choices)
     trigger = serializers.ChoiceField(choices=RewardTrigger.choices, allow_blank=True)
     value = serializers.SerializerMethodField(
-        help_text=_("Whole points, an amount in the currency, or a percentage.")
+        help_text=_(
+            "Whole points, a percentage for a percent voucher, else an amount in the currency."
+        )
     )
     status = serializers.ChoiceField(choices=GrantStatus.choices)
     release_at = serializers.DateTimeField()
 
     def get_value(self, grant: RewardGrant) -> str:
-        return reward_value(grant, grant.program)  # type: ignore[arg-type]
+        # Unlike a rule's, a percent commission grant's value is the amount it came to.
+        if grant.kind == RewardKind.POINTS:
+            return str(int(grant.value))
+        if grant.kind == RewardKind.VOUCHER_PERCENT:
+            return format(Decimal(grant.value).normalize(), "f")
+        return _money(grant.program, grant.value)
 
 
 class EventOrderSerializer(serializers.Serializer):
@@ -419,6 +426,14 @@ class HostEventView(APIMixin, APIView):
         if found is None:
             raise exceptions.NotFound(gettext("No such user."), code="user_not_found")
         return found
+
+
+def fresh(grants: list[RewardGrant]) -> list[RewardGrant]:
+    """``grants`` as stored now, in the same order (one query)."""
+    if not grants:
+        return []
+    found = RewardGrant.objects.select_related("program").in_bulk([g.pk for g in grants])
+    return [found[g.pk] for g in grants]
 
 
 def client_request(data: dict[str, Any]) -> HttpRequest | None:
@@ -543,6 +558,10 @@ class OrderRefundedEventView(HostEventView):
             program=data.get("program"),
             refund_id=data.get("refund_id"),
             occurred_at=data.get("occurred_at"),
+        )
+        # The service's grant objects may predate its own status changes: read them again.
+        outcome = dataclasses.replace(
+            outcome, voided=fresh(outcome.voided), reversed=fresh(outcome.reversed)
         )
         return Response(RefundOutcomeSerializer(outcome).data)
 
