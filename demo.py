@@ -55,7 +55,7 @@ def ensure_venv(*, reinstall: bool) -> None:
         and stamp.exists()
         and stamp.read_text() == fingerprint
         and subprocess.run(
-            [str(PYTHON), "-c", "import django, django_referral_rewards"],
+            [str(PYTHON), "-c", "import django, django_referral_rewards, rest_framework"],
             capture_output=True,
             check=False,
         ).returncode
@@ -70,7 +70,8 @@ def ensure_venv(*, reinstall: bool) -> None:
         except Exception as exc:  # e.g. Debian's python3 without python3-venv
             sys.exit(f"demo: could not create {VENV}: {exc}\n(On Debian: apt install python3-venv)")
     say(f"demo: installing django-referral-rewards (editable) into {VENV.name} ...")
-    for args in (["--upgrade", "pip"], ["--editable", str(ROOT)]):
+    # The api extra: the example project serves the REST API too.
+    for args in (["--upgrade", "pip"], ["--editable", f"{ROOT}[api]"]):
         # Quiet unless it fails: the build backend's warnings are not news for a demo.
         done = subprocess.run(
             [str(PYTHON), "-m", "pip", "install", "--quiet", *args],

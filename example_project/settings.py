@@ -23,6 +23,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "import_export",
+    "rest_framework",  # the REST API (the api extra) at /api/rewards/
+    "drf_spectacular",
     "django_referral_rewards",
     "example_project.shop",
 ]

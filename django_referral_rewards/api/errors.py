@@ -97,7 +97,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             headers["Retry-After"] = str(exc.retry_after)
         if status_code >= 500:
             set_rollback()
-        return Response(error_body(exc.code, exc.message), status=status_code, headers=headers)
+        field = exc.context.get("field")
+        fields = {str(field): [{"code": exc.code, "message": exc.message}]} if field else {}
+        return Response(
+            error_body(exc.code, exc.message, fields), status=status_code, headers=headers
+        )
     if isinstance(exc, Http404):
         exc = drf.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

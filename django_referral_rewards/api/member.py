@@ -13,13 +13,12 @@ portal); every write takes an ``Idempotency-Key`` header.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from django.db.models import F, QuerySet
 from django.http import Http404
 from django.urls import path
-from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -37,7 +36,9 @@ from ..models import (
     Voucher,
 )
 from ..services import codes, payouts, redemptions, stats
+from . import schema
 from .base import MemberAPIView, MemberListAPIView
+from .schema import ViewMethod
 from .serializers import (
     AccountSerializer,
     BalanceSerializer,
@@ -61,20 +62,11 @@ from .serializers import (
 )
 
 
-def operation(**kwargs: Any) -> Callable[[F_], F_]:
-    """``@extend_schema(**kwargs)`` for a view method, tagged ``member``. On a method,
-    ``extend_schema`` would extend ``REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"]`` (DRF's
-    own AutoSchema unless the host set drf-spectacular's); this extends
-    drf-spectacular's, as the view's ``schema`` does."""
-
-    def decorator(method: F_) -> F_:
-        method.schema = AutoSchema  # type: ignore[attr-defined]
-        return extend_schema(tags=["member"], **kwargs)(method)  # type: ignore[no-any-return]
-
-    return decorator
+def operation(**kwargs: Any) -> Callable[[ViewMethod], ViewMethod]:
+    """:func:`.schema.operation` tagged ``member``."""
+    return schema.operation(tags=["member"], **kwargs)
 
 
-F_ = TypeVar("F_", bound=Callable[..., Any])
 PROGRAM = OpenApiParameter(
     "program",
     str,

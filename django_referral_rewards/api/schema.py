@@ -9,7 +9,8 @@ the error answers it may give with the common ``Error`` body.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.openapi import AutoSchema
@@ -20,6 +21,24 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 URLCONF = "django_referral_rewards.api.urls"
+
+ViewMethod = TypeVar("ViewMethod", bound=Callable[..., Any])
+
+
+def operation(*, tags: list[str], **kwargs: Any) -> Callable[[ViewMethod], ViewMethod]:
+    """``@extend_schema(tags=tags, **kwargs)`` for one method of a package view.
+
+    On a method, ``extend_schema`` extends ``REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"]`` —
+    DRF's own ``AutoSchema`` unless the host configured drf-spectacular's — unless the
+    method names its schema class; this names drf-spectacular's, as the views'
+    ``schema`` does, so the package's schema never depends on the host's settings."""
+
+    def decorator(method: ViewMethod) -> ViewMethod:
+        method.schema = AutoSchema  # type: ignore[attr-defined]
+        return extend_schema(tags=tags, **kwargs)(method)  # type: ignore[no-any-return]
+
+    return decorator
+
 
 #: The error answers every operation documents, with what they mean.
 ERROR_RESPONSES = {
@@ -94,6 +113,28 @@ def schema_settings() -> dict[str, Any]:
         "VERSION": __version__,
         "COMPONENT_SPLIT_REQUEST": True,
         "SCHEMA_PATH_PREFIX": r"/",
+        # Fields named "status" or "kind" take their values from several enums: give
+        # each its own name rather than a hash.
+        "ENUM_NAME_OVERRIDES": {
+            f"{name}Enum": f"django_referral_rewards.enums.{name}"
+            for name in (
+                "ReferralStatus",
+                "FraudStatus",
+                "GrantStatus",
+                "VoucherStatus",
+                "RedemptionStatus",
+                "PayoutStatus",
+                "RewardKind",
+                "EntryKind",
+                "CodeKind",
+                "VoucherKind",
+                "OptionKind",
+                "MemberKind",
+                "PayoutMethod",
+                "Unit",
+            )
+        }
+        | {"ManualRewardKindEnum": "django_referral_rewards.forms.MANUAL_REWARD_KINDS"},
         "POSTPROCESSING_HOOKS": [
             "drf_spectacular.hooks.postprocess_schema_enums",
             "django_referral_rewards.api.schema.add_error_responses",

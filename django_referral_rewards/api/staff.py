@@ -22,9 +22,8 @@ from django.db import transaction
 from django.db.models import Count, Model, Q, QuerySet
 from django.http import Http404
 from django.urls import path
-from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -56,6 +55,7 @@ from ..permissions import has_staff_permission
 from ..services import codes as code_service
 from ..services import fraud, ledger, payouts, redemptions, referrals, rewards, stats
 from ..services.accounts import get_or_create_account
+from . import schema
 from . import staff_serializers as s
 from .base import StaffGenericAPIView, StaffMixin
 
@@ -70,26 +70,15 @@ def staff_schema(
     parameters: list[OpenApiParameter] | None = None,
     description: str = "",
 ) -> Any:
-    """``extend_schema`` of one view method, with the staff tag.
-
-    drf-spectacular builds a method's schema on ``api_settings.DEFAULT_SCHEMA_CLASS``,
-    which is DRF's own AutoSchema unless the host configured spectacular's; the
-    method's ``schema`` attribute is looked at first, so it is set to spectacular's.
-    """
-    decorate = extend_schema(
+    """:func:`.schema.operation` of one view method, tagged ``staff``."""
+    return schema.operation(
+        tags=TAGS,
         operation_id=operation_id,
         request=request,
         responses=responses,
         parameters=parameters or [],
         description=description,
-        tags=TAGS,
     )
-
-    def apply(method: Any) -> Any:
-        method.schema = AutoSchema
-        return decorate(method)
-
-    return apply
 
 
 # Query parameters.

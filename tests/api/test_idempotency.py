@@ -82,6 +82,7 @@ def test_a_malformed_key_is_a_400(member_api, key):
     assert answer.status_code == 400
     assert answer.json()["error"]["code"] == "invalid"
     assert "Idempotency-Key" in answer.json()["error"]["message"]
+    assert answer.json()["error"]["fields"]["Idempotency-Key"][0]["code"] == "invalid"
     assert not LedgerEntry.objects.exists()
 
 
