@@ -106,9 +106,12 @@ class MoneyField(serializers.Field):
         super().__init__(**kwargs)
 
     def to_representation(self, value: Any) -> Any:
+        amount = getattr(value, self.attr)
+        if amount is None:  # e.g. a referral's first order amount before any order
+            return None
         program = value.program
         currency = getattr(value, "currency", None) or program.currency
-        return MoneySerializer(money(getattr(value, self.attr), program, currency)).data
+        return MoneySerializer(money(amount, program, currency)).data
 
 
 class ReasonSerializer(serializers.Serializer):

@@ -30,6 +30,7 @@ from ..models import (
     RewardRule,
 )
 from ..policies import MAX_DAYS
+from .serializers import MoneyField
 
 #: The most codes one ``codes/bulk/`` request creates.
 MAX_BULK_CODES = 1000
@@ -227,6 +228,8 @@ class StaffCodeBulkResultSerializer(serializers.Serializer):
 
 class StaffReferralSerializer(serializers.ModelSerializer):
     program = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    first_order_amount = MoneyField("first_order_amount", allow_null=True)
+    referred_revenue = MoneyField("referred_revenue")
     referrer = serializers.IntegerField(source="referrer_id", allow_null=True, read_only=True)
     referrer_member = serializers.IntegerField(
         source="referrer.member_id", allow_null=True, read_only=True, default=None
@@ -436,6 +439,7 @@ class StaffFulfilSerializer(serializers.Serializer):
 
 class StaffPayoutSerializer(serializers.ModelSerializer):
     program = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    amount = MoneyField("amount")
     account = serializers.IntegerField(source="account_id", read_only=True)
     member = serializers.IntegerField(source="account.member_id", read_only=True)
     member_name = serializers.CharField(source="account.member.__str__", read_only=True)
@@ -451,7 +455,6 @@ class StaffPayoutSerializer(serializers.ModelSerializer):
             "member",
             "member_name",
             "amount",
-            "currency",
             "method",
             "destination",
             "status",

@@ -357,6 +357,9 @@ def test_referrals_list_and_filter(staff_api, staff_user, in_review, clear):
     assert row["fraud_score"] == 90
     detail = staff_api.get(url(f"referrals/{clear.pk}/")).json()
     assert detail["status"] == "pending"
+    # Money as an amount and its currency; no first order yet.
+    assert detail["first_order_amount"] is None
+    assert detail["referred_revenue"] == {"amount": "0.00", "currency": "USD"}
     assert staff_api.get(url("referrals/"), {"status": "nope"}).status_code == 400
 
 
@@ -614,7 +617,7 @@ def test_fulfil_validates_applied_to(staff_api, staff_user, pending_redemption):
 def test_payouts_approve_and_mark_paid(staff_api, staff_user, pending_payout):
     grant(staff_user, "view_payout", "change_payout")
     rows = staff_api.get(url("payouts/"), {"status": "pending"}).json()["results"]
-    assert [(row["id"], row["amount"]) for row in rows] == [(pending_payout.pk, "20.0000")]
+    assert [(row["id"], row["amount"]) for row in rows] == [(pending_payout.pk, {"amount": "20.00", "currency": "USD"})]
     pk = pending_payout.pk
     response = staff_api.post(url(f"payouts/{pk}/approve/"), {}, format="json")
     assert response.status_code == 200, response.json()
