@@ -251,8 +251,8 @@ def test_refund_reverses(host_api, loyalty, newcomer, code, referrer):
     full = host_api.post(REFUND, {"user": newcomer.pk, "order_id": "A-1"}, format="json").json()
     assert full["amount"] == "60.00"
     assert full["unconverted"] is True
-    # Released at once (no hold days): reversed, and the commission is taken back.
-    assert [g["status"] for g in full["reversed"]] == [GrantStatus.REVERSED] * 2  # points, commission
+    # Released at once (no hold days): the points and the commission are reversed.
+    assert [g["status"] for g in full["reversed"]] == [GrantStatus.REVERSED] * 2
     assert Referral.objects.get().status == ReferralStatus.PENDING
     assert ledger.balance(referrer, unit=Unit.COMMISSION) == 0
     unknown = host_api.post(REFUND, {"user": newcomer.pk, "order_id": "ZZ"}, format="json")
