@@ -545,6 +545,83 @@ class AppSettings:
             )
         return value
 
+    # --- Webhooks ------------------------------------------------------------------------
+
+    @property
+    def WEBHOOK_DELIVERY(self) -> str:
+        """How webhook deliveries are sent once the transaction that wrote them commits:
+
+        ``"task"`` (the default)
+            Enqueue the ``deliver_webhooks`` task on Django's tasks framework
+            (``django.tasks`` on Django 6.0 and later, or the ``django-tasks`` backport),
+            so a task worker sends them. Without a tasks framework nothing is sent at
+            once and the ``rewards_deliver_webhooks`` command sends them.
+        ``"immediate"``
+            Send them in the same process right after the commit (the request waits for
+            the receivers; for small sites and tests).
+        ``"command"``
+            Only the ``rewards_deliver_webhooks`` command (from cron) sends them.
+
+        Retries are always sent by the command (or a periodic ``deliver_webhooks`` task),
+        whatever this says.
+        """
+        value = self._setting("WEBHOOK_DELIVERY", "task")
+        if value not in ("task", "immediate", "command"):
+            raise ConfigurationError(
+                f'{PREFIX}WEBHOOK_DELIVERY must be "task", "immediate" or "command", not {value!r}.'
+            )
+        return str(value)
+
+    @property
+    def WEBHOOK_TIMEOUT(self) -> float:
+        """How many seconds a webhook receiver has to answer one delivery attempt before
+        it counts as failed (and is retried). Default ``10``.
+        """
+        value = self._setting("WEBHOOK_TIMEOUT", 10)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ConfigurationError(f"{PREFIX}WEBHOOK_TIMEOUT must be a number of seconds > 0.")
+        return float(value)
+
+    @property
+    def WEBHOOK_MAX_ATTEMPTS(self) -> int:
+        """How many times a webhook delivery is tried before it is given up (status
+        ``failed``; staff can still replay it). Retries wait 30 seconds, then twice as
+        long after each failure, at most 6 hours. Default ``10`` (about 4 hours and a
+        quarter from the first attempt to the last).
+        """
+        value = self._setting("WEBHOOK_MAX_ATTEMPTS", 10)
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 100:
+            raise ConfigurationError(
+                f"{PREFIX}WEBHOOK_MAX_ATTEMPTS must be a whole number from 1 to 100."
+            )
+        return value
+
+    @property
+    def WEBHOOK_BATCH_SIZE(self) -> int:
+        """How many due webhook deliveries a worker claims at a time. They are sent one
+        after the other, outside any transaction; the others are skipped by other
+        workers meanwhile. Default ``50``.
+        """
+        value = self._setting("WEBHOOK_BATCH_SIZE", 50)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigurationError(f"{PREFIX}WEBHOOK_BATCH_SIZE must be a whole number ≥ 1.")
+        return value
+
+    @property
+    def WEBHOOK_ENDPOINT_CACHE_SECONDS(self) -> int:
+        """How long the list of active webhook endpoints is kept in the default cache, so
+        that an event costs no query to find out there is nobody to tell. Saving or
+        deleting an endpoint clears it at once; changes made around the ORM (a queryset
+        ``update()``, another database client) are seen after at most this long.
+        ``0`` looks the endpoints up on every event. Default ``60``.
+        """
+        value = self._setting("WEBHOOK_ENDPOINT_CACHE_SECONDS", 60)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ConfigurationError(
+                f"{PREFIX}WEBHOOK_ENDPOINT_CACHE_SECONDS must be a whole number of seconds ≥ 0."
+            )
+        return value
+
     def _signal_setting(self, name: str) -> str | None:
         value = self._setting(name, None)
         return str(value) if value else None

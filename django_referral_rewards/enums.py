@@ -305,3 +305,15 @@ class ReferralDirection(models.TextChoices):
 
     SENT = "sent", _("Sent to the partner")
     RECEIVED = "received", _("Received from the partner")
+
+
+class WebhookDeliveryStatus(models.TextChoices):
+    """``pending`` (waiting for its first or next attempt) → ``delivered`` (a 2xx
+    answer), or ``failed`` (every attempt failed: given up), or ``cancelled`` (its
+    endpoint was deactivated). A replay puts any of the last three back to
+    ``pending``."""
+
+    PENDING = "pending", _("Pending")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed (gave up)")
+    CANCELLED = "cancelled", _("Cancelled")

@@ -34,6 +34,9 @@ from .abstract_models import (
     AbstractTrace,
     AbstractVisit,
     AbstractVoucher,
+    AbstractWebhookAttempt,
+    AbstractWebhookDelivery,
+    AbstractWebhookEndpoint,
 )
 
 
@@ -167,9 +170,23 @@ class Trace(AbstractTrace):
         pass
 
 
-
 class IdempotencyRecord(AbstractIdempotencyRecord):
     class Meta(AbstractIdempotencyRecord.Meta):
+        pass
+
+
+class WebhookEndpoint(AbstractWebhookEndpoint):
+    class Meta(AbstractWebhookEndpoint.Meta):
+        pass
+
+
+class WebhookDelivery(AbstractWebhookDelivery):
+    class Meta(AbstractWebhookDelivery.Meta):
+        pass
+
+
+class WebhookAttempt(AbstractWebhookAttempt):
+    class Meta(AbstractWebhookAttempt.Meta):
         pass
 
 
@@ -201,4 +218,7 @@ __all__ = [
     "Trace",
     "Visit",
     "Voucher",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

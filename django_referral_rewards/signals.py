@@ -16,6 +16,7 @@ import logging
 from typing import Any
 
 from django.db import transaction
+from django.db.models import signals as model_signals
 from django.dispatch import Signal
 
 logger = logging.getLogger(__name__)
@@ -35,8 +36,34 @@ def send_after_commit(signal: Signal, **kwargs: Any) -> None:
 
 def send_on_commit(signal: Signal, **kwargs: Any) -> None:
     """Send ``signal`` once the current transaction commits (at once outside one);
-    never for work that is rolled back."""
+    never for work that is rolled back.
+
+    An outbound signal is also a webhook event: its deliveries (one per active endpoint
+    that wants it) are written now, in the current transaction, and sent after the
+    commit (:mod:`~django_referral_rewards.services.webhooks`)."""
+    from .services import webhooks
+
+    webhooks.record_event(signal, kwargs)
     transaction.on_commit(functools.partial(send_after_commit, signal, **kwargs))
+
+
+def _forget_webhook_endpoints(**kwargs: Any) -> None:
+    from .services import webhooks
+
+    webhooks.forget_endpoints()
+
+
+# The cached list of active webhook endpoints is dropped whenever one is saved or deleted.
+model_signals.post_save.connect(
+    _forget_webhook_endpoints,
+    sender="referral_rewards.WebhookEndpoint",
+    dispatch_uid="referral_rewards_webhook_endpoint_saved",
+)
+model_signals.post_delete.connect(
+    _forget_webhook_endpoints,
+    sender="referral_rewards.WebhookEndpoint",
+    dispatch_uid="referral_rewards_webhook_endpoint_deleted",
+)
 
 
 # Points were added to an account (an earn, a positive adjustment or reversal).

@@ -28,6 +28,7 @@ from .referrals import (
     AbstractVisit,
 )
 from .rewards import AbstractRewardGrant, AbstractRewardRule, AbstractVoucher
+from .webhooks import AbstractWebhookAttempt, AbstractWebhookDelivery, AbstractWebhookEndpoint
 
 __all__ = [
     "AbstractAccount",
@@ -57,6 +58,9 @@ __all__ = [
     "AbstractTrace",
     "AbstractVisit",
     "AbstractVoucher",
+    "AbstractWebhookAttempt",
+    "AbstractWebhookDelivery",
+    "AbstractWebhookEndpoint",
     "currency_validator",
     "money_field_kwargs",
 ]
