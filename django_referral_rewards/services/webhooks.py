@@ -263,7 +263,9 @@ def body_of(delivery: WebhookDelivery) -> bytes:
     ).encode()
 
 
-def request_headers(delivery: WebhookDelivery, endpoint: WebhookEndpoint, body: bytes) -> dict:
+def request_headers(
+    delivery: WebhookDelivery, endpoint: WebhookEndpoint, body: bytes
+) -> dict[str, str]:
     """The headers of a delivery's request, signed now with the endpoint's secret."""
     return {
         "Content-Type": "application/json",
