@@ -58,6 +58,9 @@ class APIMixin(IdempotencyMixin):
     schema = AutoSchema()
 
     def get_authenticators(self) -> list[Any]:
+        if type(self).authentication_classes is not APIView.authentication_classes:
+            # The view names its own (the host event and public endpoints).
+            return [cls() for cls in self.authentication_classes]
         paths = app_settings.API_AUTHENTICATION_CLASSES
         if paths is None:
             return [cls() for cls in api_settings.DEFAULT_AUTHENTICATION_CLASSES]
@@ -148,7 +151,9 @@ class StaffMixin(APIMixin):
 
 
 class MemberAPIView(MemberMixin, APIView):
-    pass
+    """A member endpoint that answers one object, or a short list, unpaginated."""
+
+    pagination_class = None
 
 
 class MemberListAPIView(MemberMixin, generics.ListAPIView):
@@ -156,7 +161,9 @@ class MemberListAPIView(MemberMixin, generics.ListAPIView):
 
 
 class StaffAPIView(StaffMixin, APIView):
-    pass
+    """A staff endpoint that answers one object, unpaginated."""
+
+    pagination_class = None
 
 
 class StaffGenericAPIView(StaffMixin, generics.GenericAPIView):

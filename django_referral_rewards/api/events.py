@@ -14,6 +14,7 @@ Each event is idempotent as its service is (per sign-up, per order id, per refun
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -28,10 +29,9 @@ from drf_spectacular.extensions import (
     OpenApiAuthenticationExtension,
     OpenApiSerializerFieldExtension,
 )
-from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import build_basic_type, build_bearer_security_scheme_object
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, permissions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -43,8 +43,10 @@ from ..exceptions import InvalidAmount
 from ..models import Order, Program, Referral, RewardGrant
 from ..services import events
 from ..signing import SIGNATURE_HEADER
+from . import schema
 from .authentication import HostClient, HostKeyAuthentication
 from .base import APIMixin
+from .schema import ViewMethod
 
 # --- authentication ---------------------------------------------------------------------
 
@@ -383,31 +385,20 @@ class RefundOutcomeSerializer(serializers.Serializer):
 
 
 # --- views ------------------------------------------------------------------------------
-#
-# ``@extend_schema`` goes on the view classes, not on ``post``: on a method it extends
-# ``REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"]`` (DRF's own AutoSchema unless the host set
-# drf-spectacular's), while on the class it extends the view's ``schema``. On a class it
-# may not set ``operation_id`` (drf-spectacular reports an error), so the view's
-# ``operation_id`` attribute names the operation through :class:`HostEventSchema`.
 
 
-class HostEventSchema(AutoSchema):
-    def get_operation_id(self) -> str:
-        return str(self.view.operation_id)
+def operation(**kwargs: Any) -> Callable[[ViewMethod], ViewMethod]:
+    """:func:`.schema.operation` tagged ``events``."""
+    return schema.operation(tags=["events"], **kwargs)
 
 
 class HostEventView(APIMixin, APIView):
     """A host event: host key only, whatever ``REFERRAL_REWARDS_API_AUTHENTICATION_CLASSES``
     says (that setting is for the member and staff endpoints)."""
 
-    authentication_classes: ClassVar[list[Any]] = [HostKeyAuthentication]
-    permission_classes: ClassVar[list[Any]] = [IsHost]
+    authentication_classes = [HostKeyAuthentication]
+    permission_classes = [IsHost]
     input_class: ClassVar[type[CustomerEventSerializer]]
-    operation_id: ClassVar[str]
-    schema = HostEventSchema()
-
-    def get_authenticators(self) -> list[Any]:
-        return [cls() for cls in self.authentication_classes]
 
     def valid_input(self, request: Request) -> dict[str, Any]:
         serializer = self.input_class(data=request.data)
@@ -452,22 +443,21 @@ def client_request(data: dict[str, Any]) -> HttpRequest | None:
     return stand_in
 
 
-@extend_schema(
-    summary="A customer signed up",
-    description=(
-        "Attaches the customer to the owner of `code` (validated, fraud-screened) and "
-        "grants sign-up rewards. Without a code nothing is attached (`referred` is "
-        "false). Sending it again with the same code returns the same referral; with "
-        "another code it is a 409 `already_referred`."
-    ),
-    request=SignupEventSerializer,
-    responses={200: SignupOutcomeSerializer},
-    tags=["events"],
-)
 class SignupEventView(HostEventView):
     input_class = SignupEventSerializer
-    operation_id = "events_signup"
 
+    @operation(
+        operation_id="events_signup",
+        summary="A customer signed up",
+        description=(
+            "Attaches the customer to the owner of `code` (validated, fraud-screened) and "
+            "grants sign-up rewards. Without a code nothing is attached (`referred` is "
+            "false). Sending it again with the same code returns the same referral; with "
+            "another code it is a 409 `already_referred`."
+        ),
+        request=SignupEventSerializer,
+        responses={200: SignupOutcomeSerializer},
+    )
     def post(self, request: Request) -> Response:
         data = self.valid_input(request)
         user = self.customer(data)
@@ -480,20 +470,19 @@ class SignupEventView(HostEventView):
         return Response(SignupOutcomeSerializer(referral_outcome(referral)).data)
 
 
-@extend_schema(
-    summary="A customer activated",
-    description=(
-        "Converts the customer's referral when the program converts on activation and "
-        "grants activation rewards. `referral` is null when the customer was not referred."
-    ),
-    request=ActivationEventSerializer,
-    responses={200: ActivationOutcomeSerializer},
-    tags=["events"],
-)
 class ActivationEventView(HostEventView):
     input_class = ActivationEventSerializer
-    operation_id = "events_activation"
 
+    @operation(
+        operation_id="events_activation",
+        summary="A customer activated",
+        description=(
+            "Converts the customer's referral when the program converts on activation and "
+            "grants activation rewards. `referral` is null when the customer was not referred."
+        ),
+        request=ActivationEventSerializer,
+        responses={200: ActivationOutcomeSerializer},
+    )
     def post(self, request: Request) -> Response:
         data = self.valid_input(request)
         user = self.customer(data)
@@ -503,21 +492,20 @@ class ActivationEventView(HostEventView):
         return Response(ActivationOutcomeSerializer(referral_outcome(referral)).data)
 
 
-@extend_schema(
-    summary="An order of a customer completed",
-    description=(
-        "Loyalty points, the referral's conversion and order rewards. Idempotent per "
-        "`order_id`: the same order again answers what the first did (`created` false); "
-        "the same order id with another amount is a 422 `idempotency_conflict`."
-    ),
-    request=OrderCompletedEventSerializer,
-    responses={200: OrderOutcomeSerializer},
-    tags=["events"],
-)
 class OrderCompletedEventView(HostEventView):
     input_class = OrderCompletedEventSerializer
-    operation_id = "events_order_completed"
 
+    @operation(
+        operation_id="events_order_completed",
+        summary="An order of a customer completed",
+        description=(
+            "Loyalty points, the referral's conversion and order rewards. Idempotent per "
+            "`order_id`: the same order again answers what the first did (`created` false); "
+            "the same order id with another amount is a 422 `idempotency_conflict`."
+        ),
+        request=OrderCompletedEventSerializer,
+        responses={200: OrderOutcomeSerializer},
+    )
     def post(self, request: Request) -> Response:
         data = self.valid_input(request)
         user = self.customer(data)
@@ -533,21 +521,20 @@ class OrderCompletedEventView(HostEventView):
         return Response(OrderOutcomeSerializer(outcome).data)
 
 
-@extend_schema(
-    summary="An order of a customer was refunded",
-    description=(
-        "Takes back what the order earned, in proportion to the amount (all of what is "
-        "left without `amount`). Idempotent per `refund_id` (without one, per amount). "
-        "An unknown order is a 404 `order_not_found`."
-    ),
-    request=OrderRefundedEventSerializer,
-    responses={200: RefundOutcomeSerializer},
-    tags=["events"],
-)
 class OrderRefundedEventView(HostEventView):
     input_class = OrderRefundedEventSerializer
-    operation_id = "events_order_refunded"
 
+    @operation(
+        operation_id="events_order_refunded",
+        summary="An order of a customer was refunded",
+        description=(
+            "Takes back what the order earned, in proportion to the amount (all of what is "
+            "left without `amount`). Idempotent per `refund_id` (without one, per amount). "
+            "An unknown order is a 404 `order_not_found`."
+        ),
+        request=OrderRefundedEventSerializer,
+        responses={200: RefundOutcomeSerializer},
+    )
     def post(self, request: Request) -> Response:
         data = self.valid_input(request)
         user = self.customer(data)

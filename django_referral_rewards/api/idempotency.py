@@ -162,7 +162,12 @@ class IdempotencyMixin(APIView):
             return response
         if response.status_code >= 500:
             transaction.set_rollback(True)  # nothing of a failed request is kept
-        elif response.status_code in NOT_KEPT:
+            return response
+        if transaction.get_rollback():
+            # Marked for rollback (DRF does so for an error under ATOMIC_REQUESTS): the
+            # record goes with the rest, and the request may be sent again.
+            return response
+        if response.status_code in NOT_KEPT:
             record.delete()
         else:
             record.status_code = response.status_code

@@ -5,14 +5,12 @@ signed-in member's own code is checked like anyone's."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from django.urls import path
 from django.utils.cache import add_never_cache_headers
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import permissions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,9 +18,8 @@ from rest_framework.views import APIView
 
 from .. import ratelimit
 from ..enums import RewardKind, RewardTrigger
-from ..exceptions import CodeError, InvalidArgument, ProgramNotFound
-from ..services import codes
-from ..views.codes import MAX_TYPED_LENGTH, offer
+from ..views.codes import check_code
+from . import schema
 from .base import APIMixin
 
 
@@ -51,59 +48,35 @@ class CodeValidationSerializer(serializers.Serializer):
     offer = OfferItemSerializer(many=True, required=False)
 
 
-class PublicSchema(AutoSchema):
-    def get_operation_id(self) -> str:
-        return "codes_validate"
-
-
-@extend_schema(
-    summary="Check a referral code",
-    description=(
-        "Whether a referral code can be used and what a new customer gets with it. An "
-        'unknown, mistyped, expired, exhausted or inactive code is `{"valid": false}`, '
-        "all alike (status 200). A missing `code` is a 400. Rate-limited (scope "
-        "`validate_code`): 429 with Retry-After."
-    ),
-    parameters=[
-        OpenApiParameter("code", str, required=True, description="The code to check."),
-        OpenApiParameter(
-            "program", str, description="The program's slug (the code's program otherwise)."
-        ),
-    ],
-    responses={200: CodeValidationSerializer},
-    tags=["public"],
-    auth=[],
-)
 class ValidateCodeView(APIMixin, APIView):
     """Anonymous (no authentication at all, so no CSRF or credentials involved)."""
 
-    authentication_classes: ClassVar[list[Any]] = []
-    permission_classes: ClassVar[list[Any]] = [permissions.AllowAny]
-    schema = PublicSchema()
+    authentication_classes = []
+    permission_classes = [permissions.AllowAny]
 
-    def get_authenticators(self) -> list[Any]:
-        return []
-
+    @schema.operation(
+        tags=["public"],
+        operation_id="codes_validate",
+        summary="Check a referral code",
+        description=(
+            "Whether a referral code can be used and what a new customer gets with it. An "
+            'unknown, mistyped, expired, exhausted or inactive code is `{"valid": false}`, '
+            "all alike (status 200). A missing `code` is a 400. Rate-limited (scope "
+            "`validate_code`): 429 with Retry-After."
+        ),
+        parameters=[
+            OpenApiParameter("code", str, required=True, description="The code to check."),
+            OpenApiParameter(
+                "program", str, description="The program's slug (the code's program otherwise)."
+            ),
+        ],
+        responses={200: CodeValidationSerializer},
+        auth=[],
+    )
     def get(self, request: Request) -> Response:
         ratelimit.enforce(request, "validate_code")
-        typed = request.query_params.get("code", "")
-        if not typed.strip():
-            raise InvalidArgument(gettext("Give the code to check as ?code="))
-        if len(typed) > MAX_TYPED_LENGTH:
-            return self.answer({"valid": False})
-        program = request.query_params.get("program") or None
-        try:
-            found = codes.validate_code(typed, None, program)
-        except (CodeError, ProgramNotFound):
-            return self.answer({"valid": False})
-        return self.answer(
-            {
-                "valid": True,
-                "code": found.code,
-                "program": found.program.slug,
-                "offer": offer(found),
-            }
-        )
+        query = request.query_params
+        return self.answer(check_code(query.get("code", ""), None, query.get("program")))
 
     @staticmethod
     def answer(body: dict[str, Any]) -> Response:

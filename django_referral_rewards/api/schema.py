@@ -1,6 +1,8 @@
 """The OpenAPI 3 schema of the API (drf-spectacular), served at ``schema/`` under the
-API's prefix and committed in ``docs/api/openapi.yaml`` (``python -m
-django_referral_rewards.api.schema`` writes it; a test checks it is current).
+API's prefix and committed in ``docs/api/openapi.yaml``, which a test checks is current.
+To write it, from the repository's root with the test environment's Python::
+
+    DJANGO_SETTINGS_MODULE=tests.settings python -m django_referral_rewards.api.schema
 
 It is built from the package's URLs only, with the package's own spectacular settings
 (your ``SPECTACULAR_SETTINGS`` describe your API, not ours), and every operation lists
@@ -99,6 +101,27 @@ def add_error_responses(result: dict[str, Any], generator: Any, **kwargs: Any) -
     return result
 
 
+def constrain_path_parameters(
+    result: dict[str, Any], generator: Any, **kwargs: Any
+) -> dict[str, Any]:
+    """Postprocessing hook: each path parameter allows only what its URL converter
+    matches — ``<int:...>`` no negative numbers, ``<slug:slug>`` a slug, ``<str:...>``
+    no slash — since a path outside them reaches no view at all (the site's own 404)."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") != "path":
+                    continue
+                found = parameter.setdefault("schema", {})
+                if found.get("type") == "integer":
+                    found.setdefault("minimum", 0)
+                elif parameter["name"] == "slug":
+                    found.setdefault("pattern", "^[-a-zA-Z0-9_]+$")
+                elif found.get("type") == "string":
+                    found.setdefault("pattern", "^[^/]+$")
+    return result
+
+
 def schema_settings() -> dict[str, Any]:
     from .. import __version__
 
@@ -138,6 +161,7 @@ def schema_settings() -> dict[str, Any]:
         "POSTPROCESSING_HOOKS": [
             "drf_spectacular.hooks.postprocess_schema_enums",
             "django_referral_rewards.api.schema.add_error_responses",
+            "django_referral_rewards.api.schema.constrain_path_parameters",
         ],
     }
 
@@ -173,12 +197,10 @@ class SchemaView(SpectacularAPIView):
 
 
 if __name__ == "__main__":  # pragma: no cover - a maintainer's command
-    import os
     import pathlib
 
     import django
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
     django.setup()
     target = pathlib.Path("docs/api/openapi.yaml")
     target.parent.mkdir(parents=True, exist_ok=True)

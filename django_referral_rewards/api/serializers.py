@@ -338,7 +338,7 @@ class LeaderboardRowSerializer(serializers.Serializer):
     conversions = serializers.IntegerField(read_only=True)
     is_you = serializers.BooleanField(read_only=True)
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_name(self, row: Any) -> str | None:
         return row.name or None
 

@@ -144,24 +144,36 @@ def _error(exc: InvalidArgument, status: int) -> JsonResponse:
     return JsonResponse({"error": {"code": exc.code, "message": exc.message}}, status=status)
 
 
+def check_code(typed: str, user: Any = None, program: str | None = None) -> dict[str, Any]:
+    """The public answer about the code ``typed``: ``{"valid": true, "code": ...,
+    "program": ..., "offer": [...]}`` or ``{"valid": false}`` (an unknown, mistyped,
+    expired, exhausted or inactive code, or ``user``'s own or used-up one, all alike).
+    :class:`InvalidArgument` when no code is given. Shared by this view and the REST
+    API's."""
+    if not typed.strip():
+        raise InvalidArgument(_("Give the code to check as ?code=."))
+    if len(typed) > MAX_TYPED_LENGTH:
+        return {"valid": False}
+    try:
+        found = codes.validate_code(typed, user, program or None)
+    except (CodeError, ProgramNotFound):
+        return {"valid": False}
+    return {"valid": True, "code": found.code, "program": found.program.slug, "offer": offer(found)}
+
+
 @require_safe
 @never_cache
 @rate_limited("validate_code", json=True)
 def validate_code(request: HttpRequest) -> JsonResponse:
-    """``GET ?code=CODE[&program=SLUG]`` → ``{"valid": true, "code": ..., "program":
-    ..., "offer": [...]}`` or ``{"valid": false}`` (status 200 either way); a missing
-    code is a 400 error. For a signed-in user their own code, or one they have used up,
-    is not valid."""
-    typed = request.GET.get("code", "")
-    if not typed.strip():
-        return _error(InvalidArgument(_("Give the code to check as ?code=.")), 400)
-    if len(typed) > MAX_TYPED_LENGTH:
-        return JsonResponse({"valid": False})
-    program = request.GET.get("program") or None
+    """``GET ?code=CODE[&program=SLUG]`` → the answer of :func:`check_code` (status 200
+    either way); a missing code is a 400 error. For a signed-in user their own code, or
+    one they have used up, is not valid."""
     try:
-        found = codes.validate_code(typed, getattr(request, "user", None), program)
-    except (CodeError, ProgramNotFound):
-        return JsonResponse({"valid": False})
-    return JsonResponse(
-        {"valid": True, "code": found.code, "program": found.program.slug, "offer": offer(found)}
-    )
+        answer = check_code(
+            request.GET.get("code", ""),
+            getattr(request, "user", None),
+            request.GET.get("program"),
+        )
+    except InvalidArgument as exc:
+        return _error(exc, 400)
+    return JsonResponse(answer)

@@ -617,7 +617,9 @@ def test_fulfil_validates_applied_to(staff_api, staff_user, pending_redemption):
 def test_payouts_approve_and_mark_paid(staff_api, staff_user, pending_payout):
     grant(staff_user, "view_payout", "change_payout")
     rows = staff_api.get(url("payouts/"), {"status": "pending"}).json()["results"]
-    assert [(row["id"], row["amount"]) for row in rows] == [(pending_payout.pk, {"amount": "20.00", "currency": "USD"})]
+    assert [(row["id"], row["amount"]) for row in rows] == [
+        (pending_payout.pk, {"amount": "20.00", "currency": "USD"})
+    ]
     pk = pending_payout.pk
     response = staff_api.post(url(f"payouts/{pk}/approve/"), {}, format="json")
     assert response.status_code == 200, response.json()
