@@ -393,9 +393,9 @@ class AppSettings:
     def RETENTION_DAYS(self) -> int:
         """How many days the data kept only for fraud matching is kept: visits, traces
         (members' hashed IP addresses and devices), fraud signals, and the hashed sign-up
-        IP address, device and user agent on referrals. ``rewards_purge`` removes what is
-        older (signals of referrals still in review are kept until decided). Default
-        ``180``.
+        IP address, device and user agent on referrals; and the settled deliveries of the
+        webhook outbox. ``rewards_purge`` removes what is older (signals of referrals still
+        in review are kept until decided). Default ``180``.
         """
         value = self._setting("RETENTION_DAYS", 180)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:

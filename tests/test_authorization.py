@@ -293,8 +293,10 @@ def everything(owners, program):
     Tier.objects.create(program=program, name="Gold", rank=1, threshold=100)
     partner = Partner.objects.create(name="Clinic")
     ProfessionalReferral.objects.create(partner=partner, direction="sent")
-    from django_referral_rewards.models import RewardRule
+    from django_referral_rewards.models import RewardRule, WebhookEndpoint
 
+    # Before the events, so that they leave deliveries in its outbox.
+    WebhookEndpoint.objects.create(name="Hooks", url="http://127.0.0.1:9/hooks")
     RewardRule.objects.create(
         program=program,
         name="Bonus",
@@ -309,6 +311,9 @@ def everything(owners, program):
     )
     events.order_completed(customer, "O-1", Decimal("10.00"))
     events.order_refunded(customer, "O-1")
+    from django_referral_rewards.models import WebhookDelivery
+
+    assert WebhookDelivery.objects.exists()
     return owners
 
 

@@ -824,7 +824,8 @@ def run(*args: str, **options: Any) -> str:
 def test_purge_command(aged, now):
     output = run("rewards_purge", "--batch-size", "2", "--now", now.isoformat())
     assert "deleted 3 visit(s), 2 trace(s) and 1 fraud signal(s)" in output
-    assert "1 referral(s) and 1 order(s); deleted 0 kept API answer(s); 6 batch(es)" in output
+    assert "1 referral(s) and 1 order(s); deleted 0 kept API answer(s)" in output
+    assert "0 settled webhook delivery(ies); 6 batch(es)" in output
     output = run("rewards_purge", "--days", "5", "--now", now.isoformat())
     assert "deleted 1 visit(s), 1 trace(s) and 1 fraud signal(s)" in output
     with pytest.raises(CommandError, match="days"):

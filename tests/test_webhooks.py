@@ -867,3 +867,27 @@ def test_two_workers_deliver_each_row_exactly_once(receiver, endpoint, program, 
     assert sorted(received) == sorted(str(event_id) for event_id in ids)  # each exactly once
     assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {Status.DELIVERED}
     assert WebhookAttempt.objects.count() == 12
+
+
+# --- the retention purge ------------------------------------------------------------------
+
+
+def test_the_purge_deletes_settled_deliveries_past_the_retention(db, endpoint, program, now):
+    from django_referral_rewards.services import privacy
+
+    account = testing.make_account(program=program)
+    for _ in range(4):
+        credit(account)
+    rows = list(WebhookDelivery.objects.order_by("pk"))
+    assert len(rows) == 4
+    old = now - dt.timedelta(days=181)  # REFERRAL_REWARDS_RETENTION_DAYS is 180
+    statuses = [Status.DELIVERED, Status.FAILED, Status.PENDING, Status.DELIVERED]
+    for row, status, created in zip(rows, statuses, [old, old, old, now], strict=True):
+        WebhookDelivery.objects.filter(pk=row.pk).update(status=status, created_at=created)
+    WebhookAttempt.objects.create(delivery=rows[0], number=1, status_code=200)
+    result = privacy.purge_expired(now=now)
+    assert result.webhook_deliveries == 2
+    kept = set(WebhookDelivery.objects.values_list("pk", flat=True))
+    assert kept == {rows[2].pk, rows[3].pk}  # pending stays until settled; recent stays
+    assert not WebhookAttempt.objects.exists()
+    assert privacy.purge_expired(now=now).webhook_deliveries == 0

@@ -137,6 +137,7 @@ class AbstractWebhookDelivery(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="referral_rew_webhook_due"),
+            models.Index(fields=["created_at"], name="referral_rew_webhook_created"),
         ]
 
     def __str__(self) -> str:

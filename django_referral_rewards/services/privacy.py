@@ -29,7 +29,13 @@ from django.utils import timezone
 from ..abstract_models import AbstractMember
 from ..codes import is_valid_generated, normalize, random_code
 from ..conf import app_settings, get_member_model
-from ..enums import OPEN_PAYOUT_STATUSES, OPEN_REDEMPTION_STATUSES, FraudStatus, Unit
+from ..enums import (
+    OPEN_PAYOUT_STATUSES,
+    OPEN_REDEMPTION_STATUSES,
+    FraudStatus,
+    Unit,
+    WebhookDeliveryStatus,
+)
 from ..exceptions import CodeTaken, ConfigurationError, InvalidArgument
 from ..fraud.normalize import normalize_email, normalize_phone
 from ..hashing import keyed_hash
@@ -53,6 +59,7 @@ from ..models import (
     Trace,
     Visit,
     Voucher,
+    WebhookDelivery,
 )
 from .accounts import resolve_member
 from .codes import MAX_ATTEMPTS
@@ -891,6 +898,9 @@ class PurgeResult:
     #: Kept answers of idempotent API requests deleted (older than
     #: :setting:`REFERRAL_REWARDS_API_IDEMPOTENCY_RETENTION_HOURS`).
     idempotency_records: int = 0
+    #: Webhook deliveries settled (delivered, given up or cancelled) before the cut-off
+    #: deleted, with their attempts.
+    webhook_deliveries: int = 0
     #: Transactions (batches) run.
     batches: int = 0
 
@@ -903,6 +913,7 @@ class PurgeResult:
             + self.referrals
             + self.orders
             + self.idempotency_records
+            + self.webhook_deliveries
         )
 
 
@@ -921,8 +932,8 @@ def _sweep(due: models.QuerySet[Any], batch_size: int, act: str, **updates: Any)
         batches += 1
         rows = due.filter(pk__in=[row.pk for row in batch])
         if act == "delete":
-            deleted, _ = rows.delete()
-            changed += deleted
+            _, deleted = rows.delete()
+            changed += deleted.get(due.model._meta.label, 0)  # not the rows it cascades to
         else:
             changed += rows.update(**updates)
     return changed, batches
@@ -945,7 +956,8 @@ def purge_expired(
     payment fingerprint hashes of orders completed before it. Deletes the kept answers
     of idempotent API requests older than
     :setting:`REFERRAL_REWARDS_API_IDEMPOTENCY_RETENTION_HOURS` (``days`` does not
-    change that).
+    change that), and the webhook deliveries settled before the cut-off (delivered, given
+    up or cancelled; pending ones stay until they are).
 
     Works in primary key batches of ``batch_size`` rows (default
     :setting:`REFERRAL_REWARDS_SWEEP_BATCH_SIZE`), one short transaction each, so no
@@ -988,6 +1000,14 @@ def purge_expired(
         (
             "idempotency_records",
             IdempotencyRecord.objects.filter(created_at__lt=answers_cutoff),
+            "delete",
+            {},
+        ),
+        (
+            "webhook_deliveries",
+            WebhookDelivery.objects.filter(created_at__lt=cutoff).exclude(
+                status=WebhookDeliveryStatus.PENDING
+            ),
             "delete",
             {},
         ),

@@ -17,7 +17,8 @@ class Command(SweepCommand):
         "Delete visits, traces and fraud signals older than REFERRAL_REWARDS_RETENTION_DAYS "
         "(signals of referrals in review are kept) and blank the hashed sign-up IP address, "
         "device and user agent of older referrals and the payment fingerprints of older "
-        "orders, and delete the kept answers of idempotent API requests older than "
+        "orders, and delete the settled webhook deliveries older than that and the kept "
+        "answers of idempotent API requests older than "
         "REFERRAL_REWARDS_API_IDEMPOTENCY_RETENTION_HOURS, in batches. Safe to rerun and to "
         "run on several machines at once."
     )
@@ -40,5 +41,6 @@ class Command(SweepCommand):
             f"{result.visits} visit(s), {result.traces} trace(s) and {result.signals} fraud "
             f"signal(s); blanked the hashes of {result.referrals} referral(s) and "
             f"{result.orders} order(s); deleted {result.idempotency_records} kept API "
-            f"answer(s); {result.batches} batch(es)."
+            f"answer(s) and {result.webhook_deliveries} settled webhook delivery(ies); "
+            f"{result.batches} batch(es)."
         )
