@@ -87,7 +87,7 @@ class AbstractWebhookEndpoint(TimeStampedModel):
     def wants(self, event: str, program_id: Any) -> bool:
         """Whether this endpoint subscribes to ``event`` about the program ``program_id``."""
         return (not self.events or event in self.events) and (
-            self.program_id is None or self.program_id == program_id  # type: ignore[attr-defined]
+            self.program_id is None or self.program_id == program_id
         )
 
 
@@ -141,7 +141,7 @@ class AbstractWebhookDelivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.event} → {self.endpoint_id} ({self.event_id})"  # type: ignore[attr-defined]
+        return f"{self.event} → {self.endpoint_id} ({self.event_id})"
 
 
 class AbstractWebhookAttempt(models.Model):

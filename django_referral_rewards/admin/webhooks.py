@@ -60,7 +60,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         # changes only through "Rotate secret", which makes a new random one.
         return ["secret", "created", "modified"] if obj is not None else []
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
         fields = list(WebhookEndpointForm.Meta.fields)
         return [*fields, "created", "modified"] if obj is not None else fields
 
@@ -125,7 +125,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     show_full_result_count = False
     inlines = [WebhookAttemptInline]
-    fields = readonly_fields = [
+    fields = readonly_fields = (
         "endpoint",
         "event",
         "event_id",
@@ -137,7 +137,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         "created_at",
         "last_error",
         "payload_display",
-    ]
+    )
     actions = ["replay", "deliver_now"]
 
     @admin.display(description=_("payload"))

@@ -64,7 +64,7 @@ class HostKeyScheme(OpenApiAuthenticationExtension):
     """The two ways of giving a host key, for the schema: either one will do."""
 
     target_class = HostKeyAuthentication
-    name: ClassVar[list[str]] = ["hostKey", "hostSignature"]  # type: ignore[assignment,misc]
+    name: ClassVar[list[str]] = ["hostKey", "hostSignature"]  # type: ignore[misc]
 
     def get_security_definition(self, auto_schema: Any) -> list[dict[str, Any]]:
         bearer = build_bearer_security_scheme_object(
@@ -297,14 +297,15 @@ class EventGrantSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=RewardKind.choices)
     trigger = serializers.ChoiceField(choices=RewardTrigger.choices, allow_blank=True)
     value = serializers.SerializerMethodField(
+        method_name="value_of",
         help_text=_(
             "Whole points, a percentage for a percent voucher, else an amount in the currency."
-        )
+        ),
     )
     status = serializers.ChoiceField(choices=GrantStatus.choices)
     release_at = serializers.DateTimeField()
 
-    def get_value(self, grant: RewardGrant) -> str:
+    def value_of(self, grant: RewardGrant) -> str:
         # Unlike a rule's, a percent commission grant's value is the amount it came to.
         if grant.kind == RewardKind.POINTS:
             return str(int(grant.value))

@@ -37,7 +37,7 @@ from ..models import (
 )
 from ..services import codes, payouts, redemptions, stats
 from . import schema
-from .base import MemberAPIView, MemberListAPIView
+from .base import MemberAPIView, MemberListAPIView, MemberMixin
 from .schema import ViewMethod
 from .serializers import (
     AccountSerializer,
@@ -76,12 +76,9 @@ PROGRAM = OpenApiParameter(
 )
 
 
-class Member:
+class Member(MemberMixin):
     """Helpers of the member views (mixed into :class:`MemberAPIView` and
     :class:`MemberListAPIView`)."""
-
-    request: Request
-    account: Account
 
     def context(self, **extra: Any) -> dict[str, Any]:
         return {"request": self.request, "view": self, **extra}

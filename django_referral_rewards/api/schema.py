@@ -37,7 +37,7 @@ def operation(*, tags: list[str], **kwargs: Any) -> Callable[[ViewMethod], ViewM
 
     def decorator(method: ViewMethod) -> ViewMethod:
         method.schema = AutoSchema  # type: ignore[attr-defined]
-        return extend_schema(tags=tags, **kwargs)(method)  # type: ignore[no-any-return]
+        return extend_schema(tags=tags, **kwargs)(method)
 
     return decorator
 

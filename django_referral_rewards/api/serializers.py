@@ -12,7 +12,7 @@ Some need ``context["request"]`` (absolute URLs, "you" in histories) or
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.urls import reverse
 from django.utils import timezone
@@ -224,7 +224,7 @@ class CodeSerializer(serializers.Serializer):
     created = serializers.DateTimeField(read_only=True)
 
     def _reason(self, code: Any) -> Any:
-        cache = self.context.setdefault("_unusable", {})
+        cache = cast(dict[str, Any], self.context).setdefault("_unusable", {})
         if code.pk not in cache:
             cache[code.pk] = unusable_reason(code, now=self.context.get("now") or timezone.now())
         return cache[code.pk]
@@ -435,9 +435,7 @@ class StepSerializer(serializers.Serializer):
     note = serializers.CharField(read_only=True)
     by = serializers.SerializerMethodField()
 
-    @extend_schema_field(
-        {"type": "string", "enum": ["you", "staff"], "nullable": True}  # type: ignore[arg-type]
-    )
+    @extend_schema_field({"type": "string", "enum": ["you", "staff"], "nullable": True})
     def get_by(self, step: Any) -> str | None:
         if step.actor_id is None:
             return None

@@ -130,7 +130,9 @@ class StaffRewardRuleSerializer(FullCleanMixin, serializers.ModelSerializer):
 
 
 class StaffReferralCodeSerializer(serializers.ModelSerializer):
-    program = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    program: serializers.SlugRelatedField[Program] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     owner = serializers.IntegerField(source="owner_id", allow_null=True, read_only=True)
     owner_member = serializers.IntegerField(
         source="owner.member_id", allow_null=True, read_only=True, default=None
@@ -227,7 +229,9 @@ class StaffCodeBulkResultSerializer(serializers.Serializer):
 
 
 class StaffReferralSerializer(serializers.ModelSerializer):
-    program = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    program: serializers.SlugRelatedField[Program] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     first_order_amount = MoneyField("first_order_amount", allow_null=True)
     referred_revenue = MoneyField("referred_revenue")
     referrer = serializers.IntegerField(source="referrer_id", allow_null=True, read_only=True)
@@ -240,7 +244,9 @@ class StaffReferralSerializer(serializers.ModelSerializer):
     referred = serializers.IntegerField(source="referred_id", read_only=True)
     referred_member = serializers.IntegerField(source="referred.member_id", read_only=True)
     referred_name = serializers.CharField(source="referred.member.__str__", read_only=True)
-    code = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    code: serializers.SlugRelatedField[ReferralCode] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True
+    )
     campaign = serializers.IntegerField(source="campaign_id", allow_null=True, read_only=True)
 
     class Meta:
@@ -326,7 +332,9 @@ class StaffRevokeSerializer(serializers.Serializer):
 
 
 class StaffGrantSerializer(serializers.ModelSerializer):
-    program = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    program: serializers.SlugRelatedField[Program] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     account = serializers.IntegerField(source="account_id", read_only=True)
     member = serializers.IntegerField(source="account.member_id", read_only=True)
     rule = serializers.IntegerField(source="rule_id", allow_null=True, read_only=True)
@@ -372,7 +380,9 @@ class StaffReferenceSerializer(serializers.Serializer):
 
 
 class StaffRedemptionSerializer(serializers.ModelSerializer):
-    program = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    program: serializers.SlugRelatedField[Program] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     account = serializers.IntegerField(source="account_id", read_only=True)
     member = serializers.IntegerField(source="account.member_id", read_only=True)
     member_name = serializers.CharField(source="account.member.__str__", read_only=True)
@@ -438,7 +448,9 @@ class StaffFulfilSerializer(serializers.Serializer):
 
 
 class StaffPayoutSerializer(serializers.ModelSerializer):
-    program = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    program: serializers.SlugRelatedField[Program] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     amount = MoneyField("amount")
     account = serializers.IntegerField(source="account_id", read_only=True)
     member = serializers.IntegerField(source="account.member_id", read_only=True)
