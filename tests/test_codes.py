@@ -144,8 +144,10 @@ def test_campaign_codes(program, now):
         ({"code": "A" * 33}, "3 to 32"),
         ({"code": "ab$cd"}, "3 to 32"),
         ({"code": "ABCDEFGHJ"}, "reserved for generated"),
-        ({"code": "OKCODE", "max_uses": 0}, "at least 1"),
-        ({"code": "OKCODE", "max_uses_per_customer": "2"}, "at least 1"),
+        ({"code": "OKCODE", "max_uses": 0}, "from 1 to 2147483647"),
+        ({"code": "OKCODE", "max_uses_per_customer": "2"}, "from 1 to"),
+        ({"code": "OKCODE", "max_uses": 2**31}, "from 1 to 2147483647"),
+        ({"code": "OKCODE", "max_uses": True}, "from 1 to"),
     ],
 )
 def test_create_code_refuses_bad_input(program, kwargs, message):

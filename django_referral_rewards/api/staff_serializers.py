@@ -30,6 +30,7 @@ from ..models import (
     RewardRule,
 )
 from ..policies import MAX_DAYS
+from ..services.codes import MAX_USE_LIMIT
 from .serializers import MoneyField
 
 #: The most codes one ``codes/bulk/`` request creates.
@@ -171,8 +172,12 @@ class StaffCodeLimitsSerializer(serializers.Serializer):
     )
     starts_at = serializers.DateTimeField(required=False, allow_null=True)
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
-    max_uses = serializers.IntegerField(min_value=1, required=False, allow_null=True)
-    max_uses_per_customer = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    max_uses = serializers.IntegerField(
+        min_value=1, max_value=MAX_USE_LIMIT, required=False, allow_null=True
+    )
+    max_uses_per_customer = serializers.IntegerField(
+        min_value=1, max_value=MAX_USE_LIMIT, required=False, allow_null=True
+    )
     active = serializers.BooleanField(default=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

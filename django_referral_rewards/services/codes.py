@@ -100,6 +100,10 @@ def get_or_create_personal_code(
     raise CodeTaken("Could not find a free code; try again.")
 
 
+#: The largest usage limit (what an integer column holds on every supported database).
+MAX_USE_LIMIT = 2**31 - 1
+
+
 def create_code(
     code: str | None = None,
     *,
@@ -120,8 +124,12 @@ def create_code(
     if owner_account is not None and owner_account.program_id != program_obj.pk:
         raise InvalidArgument("The owner's account belongs to another program.")
     for limit in (max_uses, max_uses_per_customer):
-        if limit is not None and (not isinstance(limit, int) or limit < 1):
-            raise InvalidArgument("Usage limits are whole numbers of at least 1.")
+        if limit is not None and (
+            not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_USE_LIMIT
+        ):
+            raise InvalidArgument(
+                f"Usage limits are whole numbers from 1 to {MAX_USE_LIMIT}.", limit=limit
+            )
     if starts_at and expires_at and expires_at <= starts_at:
         raise InvalidArgument("A code must expire after it starts.")
     attempts = 1 if code is not None else MAX_ATTEMPTS
