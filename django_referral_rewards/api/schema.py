@@ -11,9 +11,11 @@ the error answers it may give with the common ``Error`` body.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+from django.db.models import IntegerField
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.settings import patched_settings
@@ -166,9 +168,43 @@ def schema_settings() -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def portable_integer_ranges() -> Iterator[None]:
+    """While building: the ranges of model integer fields (their largest value, in the
+    schema) as Django's defaults, those of PostgreSQL, rather than the current
+    database's (SQLite allows 64 bits everywhere, MySQL unsigned columns), so that the
+    committed schema does not depend on the database it was built with. Fields cache
+    their validators, so the cache is cleared on the way in and out."""
+    from django.apps import apps
+    from django.db import connection
+    from django.db.backends.base.operations import BaseDatabaseOperations
+
+    fields = [
+        field
+        for model in apps.get_models()
+        for field in model._meta.concrete_fields
+        if isinstance(field, IntegerField)
+    ]
+
+    def forget() -> None:
+        for field in fields:
+            field.__dict__.pop("validators", None)
+
+    ops = connection.ops
+    forget()
+    ops.integer_field_range = BaseDatabaseOperations.integer_field_ranges.__getitem__  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        del ops.integer_field_range  # the class's method again
+        forget()
+
+
 def build_schema(*, prefix: str = "/api/rewards") -> dict[str, Any]:
-    """The schema as a dict, for the API included at ``prefix``."""
-    with patched_settings(schema_settings()):
+    """The schema as a dict, for the API included at ``prefix`` (with portable integer
+    ranges: the committed copy, when it is the first schema built in the process; see
+    :func:`main`)."""
+    with patched_settings(schema_settings()), portable_integer_ranges():
         schema = SchemaGenerator(urlconf=URLCONF).get_schema(request=None, public=True)
     schema["servers"] = [{"url": prefix}]
     return schema
@@ -196,13 +232,37 @@ class SchemaView(SpectacularAPIView):
         return response
 
 
-if __name__ == "__main__":  # pragma: no cover - a maintainer's command
+def main(argv: list[str]) -> int:
+    """``python -m django_referral_rewards.api.schema [--check] [PATH]``: write the
+    schema to ``PATH`` (``docs/api/openapi.yaml``), or with ``--check`` exit 1 if the
+    file there differs from it (compared as data: key order means nothing). Run it in
+    a process of its own: serializers made when the views are imported keep the
+    integer ranges of the first schema built in a process."""
     import pathlib
+
+    import yaml
+
+    check = "--check" in argv
+    paths = [arg for arg in argv if not arg.startswith("--")]
+    target = pathlib.Path(paths[0] if paths else "docs/api/openapi.yaml")
+    text = render_yaml(build_schema())
+    if check:
+        committed = yaml.safe_load(target.read_text()) if target.exists() else None
+        if committed != yaml.safe_load(text):
+            print(f"{target} is out of date; regenerate it with {main.__doc__.split(':')[0]}")
+            return 1
+        print(f"{target} is current")
+        return 0
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+    print(f"wrote {target}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - run as a command (tests run it so)
+    import sys
 
     import django
 
     django.setup()
-    target = pathlib.Path("docs/api/openapi.yaml")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(render_yaml(build_schema()))
-    print(f"wrote {target}")
+    sys.exit(main(sys.argv[1:]))
