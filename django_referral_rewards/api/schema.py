@@ -249,7 +249,10 @@ def main(argv: list[str]) -> int:
     if check:
         committed = yaml.safe_load(target.read_text()) if target.exists() else None
         if committed != yaml.safe_load(text):
-            print(f"{target} is out of date; regenerate it with {main.__doc__.split(':')[0]}")
+            print(
+                f"{target} is out of date; regenerate it with `DJANGO_SETTINGS_MODULE="
+                "tests.settings python -m django_referral_rewards.api.schema`."
+            )
             return 1
         print(f"{target} is current")
         return 0
