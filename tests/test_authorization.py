@@ -293,7 +293,11 @@ def everything(owners, program):
     Tier.objects.create(program=program, name="Gold", rank=1, threshold=100)
     partner = Partner.objects.create(name="Clinic")
     ProfessionalReferral.objects.create(partner=partner, direction="sent")
-    from django_referral_rewards.models import RewardRule, WebhookEndpoint
+    from django_referral_rewards.models import IdempotencyRecord, RewardRule, WebhookEndpoint
+
+    IdempotencyRecord.objects.create(
+        scope="user:1", key="k", method="POST", path="/api/", fingerprint="f" * 64
+    )
 
     # Before the events, so that they leave deliveries in its outbox.
     WebhookEndpoint.objects.create(name="Hooks", url="http://127.0.0.1:9/hooks")

@@ -2,6 +2,7 @@
 through actions that call services."""
 
 from . import (  # noqa: F401
+    api,
     codes,
     fraud,
     ledger,

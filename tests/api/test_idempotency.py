@@ -165,3 +165,18 @@ def test_racing_requests_with_one_key_act_once():
     assert len({str(body) for _, body in results}) == 1  # every worker got the same answer
     assert LedgerEntry.objects.count() == 1
     assert IdempotencyRecord.objects.count() == 1
+
+
+def test_staff_read_the_kept_answers_in_the_admin(client, member_api, db):
+    from django.urls import reverse
+
+    post(member_api, {"amount": 5}, key="seen-in-admin")
+    record = IdempotencyRecord.objects.get()
+    client.force_login(testing.make_user("boss", is_staff=True, is_superuser=True))
+    listing = client.get(reverse("admin:referral_rewards_idempotencyrecord_changelist"))
+    assert listing.status_code == 200 and b"seen-in-admin" in listing.content
+    page = client.get(reverse("admin:referral_rewards_idempotencyrecord_change", args=[record.pk]))
+    assert page.status_code == 200
+    assert b"&quot;balance&quot;: 5" in page.content  # the kept body, escaped
+    add = client.get(reverse("admin:referral_rewards_idempotencyrecord_add"))
+    assert add.status_code == 403  # read-only
