@@ -336,12 +336,18 @@ class StaffRevokeSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=255)
 
 
-class StaffGrantSerializer(serializers.ModelSerializer):
+class StaffAccountObjectSerializer(serializers.ModelSerializer):
+    """What a reward grant, a redemption or a payout shows of its account: the
+    program's slug, the account and its member."""
+
     program: serializers.SlugRelatedField[Program] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )
     account = serializers.IntegerField(source="account_id", read_only=True)
     member = serializers.IntegerField(source="account.member_id", read_only=True)
+
+
+class StaffGrantSerializer(StaffAccountObjectSerializer):
     rule = serializers.IntegerField(source="rule_id", allow_null=True, read_only=True)
     referral = serializers.IntegerField(source="referral_id", allow_null=True, read_only=True)
     created_by = serializers.IntegerField(source="created_by_id", allow_null=True, read_only=True)
@@ -384,12 +390,7 @@ class StaffReferenceSerializer(serializers.Serializer):
     id = serializers.CharField(max_length=100)
 
 
-class StaffRedemptionSerializer(serializers.ModelSerializer):
-    program: serializers.SlugRelatedField[Program] = serializers.SlugRelatedField(
-        slug_field="slug", read_only=True
-    )
-    account = serializers.IntegerField(source="account_id", read_only=True)
-    member = serializers.IntegerField(source="account.member_id", read_only=True)
+class StaffRedemptionSerializer(StaffAccountObjectSerializer):
     member_name = serializers.CharField(source="account.member.__str__", read_only=True)
     option = serializers.IntegerField(source="option_id", read_only=True)
     option_name = serializers.CharField(source="option.name", read_only=True)
@@ -452,13 +453,8 @@ class StaffFulfilSerializer(serializers.Serializer):
 # Payouts.
 
 
-class StaffPayoutSerializer(serializers.ModelSerializer):
-    program: serializers.SlugRelatedField[Program] = serializers.SlugRelatedField(
-        slug_field="slug", read_only=True
-    )
+class StaffPayoutSerializer(StaffAccountObjectSerializer):
     amount = MoneyField("amount")
-    account = serializers.IntegerField(source="account_id", read_only=True)
-    member = serializers.IntegerField(source="account.member_id", read_only=True)
     member_name = serializers.CharField(source="account.member.__str__", read_only=True)
     approved_by = serializers.IntegerField(source="approved_by_id", allow_null=True, read_only=True)
     paid_by = serializers.IntegerField(source="paid_by_id", allow_null=True, read_only=True)
