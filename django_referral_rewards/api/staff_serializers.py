@@ -336,9 +336,10 @@ class StaffRevokeSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=255)
 
 
+# What a reward grant, a redemption or a payout shows of its account: the program's
+# slug, the account and its member. (A comment, not a docstring: the schema would give
+# it to each of them as their description.)
 class StaffAccountObjectSerializer(serializers.ModelSerializer):
-    """What a reward grant, a redemption or a payout shows of its account: the
-    program's slug, the account and its member."""
 
     program: serializers.SlugRelatedField[Program] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
