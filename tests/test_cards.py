@@ -351,7 +351,7 @@ def test_sheet_codes_take_limits(campaign, now):
         ({"count": True}, "from 1 to 500"),
         ({"count": 2, "paper": "a3"}, "Unknown paper 'a3'"),
         ({"count": 2, "card_size": "a5"}, "Unknown card size 'a5'"),
-        ({"count": 2, "max_uses": 0}, "at least 1"),
+        ({"count": 2, "max_uses": 0}, "from 1 to"),
     ],
 )
 def test_bad_sheet_input_is_refused_and_creates_nothing(campaign, kwargs, message):
