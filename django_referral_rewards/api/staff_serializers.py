@@ -340,7 +340,6 @@ class StaffRevokeSerializer(serializers.Serializer):
 # slug, the account and its member. (A comment, not a docstring: the schema would give
 # it to each of them as their description.)
 class StaffAccountObjectSerializer(serializers.ModelSerializer):
-
     program: serializers.SlugRelatedField[Program] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )
