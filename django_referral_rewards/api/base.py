@@ -157,7 +157,7 @@ class MemberAPIView(MemberMixin, APIView):
 
 
 class MemberListAPIView(MemberMixin, generics.ListAPIView):
-    pass
+    """A paginated list of the member's own objects."""
 
 
 class StaffAPIView(StaffMixin, APIView):
@@ -167,4 +167,4 @@ class StaffAPIView(StaffMixin, APIView):
 
 
 class StaffGenericAPIView(StaffMixin, generics.GenericAPIView):
-    pass
+    """A staff endpoint on a queryset (lists are paginated)."""

@@ -102,7 +102,7 @@ class Member(MemberMixin):
 
 
 class MemberView(Member, MemberAPIView):
-    pass
+    """A member endpoint answering one object or a short list."""
 
 
 class MemberListView(Member, MemberListAPIView):
