@@ -17,7 +17,6 @@ from typing import Any, ClassVar
 from django.db.models import Model
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext
-from drf_spectacular.openapi import AutoSchema
 from rest_framework import exceptions, generics, permissions
 from rest_framework.pagination import BasePagination, PageNumberPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -33,6 +32,7 @@ from ..permissions import has_staff_permission
 from ..services.accounts import get_or_create_account
 from .errors import exception_handler
 from .idempotency import IdempotencyMixin
+from .schema import PackageAutoSchema
 
 
 class Pagination(PageNumberPagination):
@@ -55,7 +55,7 @@ class APIMixin(IdempotencyMixin):
     renderer_classes = [JSONRenderer]
     parser_classes = [JSONParser, FormParser, MultiPartParser]
     pagination_class: type[BasePagination] | None = Pagination
-    schema = AutoSchema()
+    schema = PackageAutoSchema()
 
     def get_authenticators(self) -> list[Any]:
         if type(self).authentication_classes is not APIView.authentication_classes:

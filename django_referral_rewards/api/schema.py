@@ -12,12 +12,14 @@ the error answers it may give with the common ``Error`` body.
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from django.db.models import IntegerField
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import get_doc
 from drf_spectacular.settings import patched_settings
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView
@@ -29,16 +31,28 @@ URLCONF = "django_referral_rewards.api.urls"
 ViewMethod = TypeVar("ViewMethod", bound=Callable[..., Any])
 
 
+class PackageAutoSchema(AutoSchema):
+    """drf-spectacular's schema class, but an operation's description comes only from
+    ``description=``, the method's docstring or the view class's *own* docstring —
+    never one inherited from a base class, which describes the package's internals."""
+
+    def get_description(self) -> str:
+        method = getattr(self.view, self.method.lower(), None)
+        own = type(self.view).__dict__.get("__doc__")
+        return get_doc(method) or (inspect.cleandoc(own) if own else "")
+
+
 def operation(*, tags: list[str], **kwargs: Any) -> Callable[[ViewMethod], ViewMethod]:
     """``@extend_schema(tags=tags, **kwargs)`` for one method of a package view.
 
     On a method, ``extend_schema`` extends ``REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"]`` —
     DRF's own ``AutoSchema`` unless the host configured drf-spectacular's — unless the
-    method names its schema class; this names drf-spectacular's, as the views'
-    ``schema`` does, so the package's schema never depends on the host's settings."""
+    method names its schema class; this names :class:`PackageAutoSchema`, as the
+    views' ``schema`` does, so the package's schema never depends on the host's
+    settings."""
 
     def decorator(method: ViewMethod) -> ViewMethod:
-        method.schema = AutoSchema  # type: ignore[attr-defined]
+        method.schema = PackageAutoSchema  # type: ignore[attr-defined]
         return extend_schema(tags=tags, **kwargs)(method)
 
     return decorator
