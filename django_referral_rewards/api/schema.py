@@ -36,7 +36,7 @@ class PackageAutoSchema(AutoSchema):
     ``description=``, the method's docstring or the view class's *own* docstring —
     never one inherited from a base class, which describes the package's internals."""
 
-    def get_description(self) -> str:
+    def get_description(self) -> str:  # type: ignore[override]  # as drf-spectacular
         method = getattr(self.view, self.method.lower(), None)
         own = type(self.view).__dict__.get("__doc__")
         return get_doc(method) or (inspect.cleandoc(own) if own else "")
