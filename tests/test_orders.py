@@ -266,7 +266,9 @@ def test_refund_of_held_rewards(program, now):
     assert (grant.status, grant.reversed_value) == (GrantStatus.HELD, Decimal(25))
     assert account_of(referrer, program).held_points == 75
 
-    events.order_refunded(newcomer, "A1")  # the rest: the held grant is voided
+    outcome = events.order_refunded(newcomer, "A1")  # the rest: the held grant is voided
+    (voided,) = outcome.voided
+    assert voided.status == GrantStatus.VOIDED  # the outcome's grant as it is now
     grant.refresh_from_db()
     assert grant.status == GrantStatus.VOIDED
     assert account_of(referrer, program).held_points == 0

@@ -421,7 +421,7 @@ class HostEventView(APIMixin, APIView):
 
 
 def fresh(grants: list[RewardGrant]) -> list[RewardGrant]:
-    """``grants`` as stored now, in the same order (one query)."""
+    """``grants`` read again with their programs, in the same order (one query)."""
     if not grants:
         return []
     found = RewardGrant.objects.select_related("program").in_bulk([g.pk for g in grants])
@@ -547,7 +547,7 @@ class OrderRefundedEventView(HostEventView):
             refund_id=data.get("refund_id"),
             occurred_at=data.get("occurred_at"),
         )
-        # The service's grant objects may predate its own status changes: read them again.
+        # The grants with their programs, for the answer's amounts (one query).
         outcome = dataclasses.replace(
             outcome, voided=fresh(outcome.voided), reversed=fresh(outcome.reversed)
         )

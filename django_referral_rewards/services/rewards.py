@@ -55,6 +55,7 @@ from ..policies import (
 from ..signals import send_on_commit
 from . import ledger, vouchers
 from .sweeps import claim_batches
+from .workflow import copy_into
 
 
 def terms_of(program: Any) -> ProgramTerms:
@@ -329,8 +330,8 @@ def release_due(
 def void(
     grant: RewardGrant, *, reason: str, revoked_by: Any = None, now: datetime | None = None
 ) -> bool:
-    """Void a held grant (nothing was paid out). Returns ``False`` when it is no longer
-    held (released, or voided already)."""
+    """Void a held grant (nothing was paid out); ``grant`` is refreshed. Returns
+    ``False`` when it is no longer held (released, or voided already)."""
     now = now or timezone.now()
     with transaction.atomic():
         won = RewardGrant.objects.filter(pk=grant.pk, status=GrantStatus.HELD).update(
@@ -341,7 +342,7 @@ def void(
         )
         if not won:
             return False
-        grant = RewardGrant.objects.select_related("account").get(pk=grant.pk)
+        copy_into(RewardGrant.objects.select_related("account").get(pk=grant.pk), grant)
         remaining = grant.value - grant.reversed_value
         _unhold(grant, remaining)
         send_on_commit(
