@@ -55,11 +55,13 @@ def check_unknown_settings(app_configs: Any = None, **kwargs: Any) -> list[Warni
 
 @register(Tags.compatibility)
 def check_numeric_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
-    try:
-        app_settings.SWEEP_BATCH_SIZE  # noqa: B018
-    except (ConfigurationError, TypeError, ValueError) as exc:
-        return [Error(str(exc), id="referral_rewards.E002")]
-    return []
+    errors = []
+    for name in ("SWEEP_BATCH_SIZE", "POINT_VALUE"):
+        try:
+            getattr(app_settings, name)
+        except (ConfigurationError, TypeError, ValueError) as exc:
+            errors.append(Error(str(exc), id="referral_rewards.E002"))
+    return errors
 
 
 @register(Tags.compatibility)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.apps import apps as django_apps
@@ -459,6 +460,27 @@ class AppSettings:
                 f"{PREFIX}LEADERBOARD_SIZE must be a whole number from 1 to 1000."
             )
         return value
+
+    @property
+    def POINT_VALUE(self) -> Decimal | None:
+        """What one point is worth in a program's currency, such as ``"0.01"`` (a
+        ``Decimal`` or a decimal string), for the analytics that put points in money:
+        the points liability and rewards costs that include points. ``None`` (the
+        default): those figures are ``None`` rather than a guess.
+        """
+        value = self._setting("POINT_VALUE", None)
+        if value is None:
+            return None
+        try:
+            found = Decimal(str(value)) if isinstance(value, str | int | Decimal) else None
+        except ArithmeticError:
+            found = None
+        if isinstance(value, bool) or found is None or not found.is_finite() or found < 0:
+            raise ConfigurationError(
+                f"{PREFIX}POINT_VALUE must be a decimal amount of at least 0, such as "
+                f"'0.01', not {value!r}."
+            )
+        return found
 
     # --- REST API (the ``api`` extra) ---------------------------------------------------
 

@@ -10,6 +10,7 @@ import itertools
 from decimal import Decimal
 
 import pytest
+from django.test import override_settings
 
 from django_referral_rewards import testing
 from django_referral_rewards.enums import FraudStatus, ReferralStatus
@@ -321,6 +322,12 @@ def test_campaign_performance(world):
 
     valued = {r.slug: r for r in analytics.campaign_performance(point_value=Decimal("0.05"))}
     assert valued["summer"].budget_used == Decimal("15.00")  # 5.00 + 200 * 0.05
+    Campaign.objects.filter(slug="summer").update(budget=Decimal("100.00"))
+    with override_settings(REFERRAL_REWARDS_POINT_VALUE="0.05"):  # the setting's default
+        budgeted = {r.slug: r for r in analytics.campaign_performance()}
+        assert analytics.points_summary().point_value == Decimal("0.05")
+    assert budgeted["summer"].budget == Decimal("100.00")
+    assert budgeted["summer"].budget_used == Decimal("15.00")
     before = {r.slug: r for r in analytics.campaign_performance(until=world["recent"])}
     assert (before["summer"].visits, before["summer"].signups) == (0, 0)
     assert analytics.campaign_performance(testing.make_program()) == []

@@ -104,6 +104,20 @@ def test_bad_api_settings_fail_the_checks_with_the_setting_name(name, value, mes
     assert len(errors) == 1 and message in errors[0].msg
 
 
+def test_point_value_setting():
+    assert app_settings.POINT_VALUE is None
+    with override_settings(REFERRAL_REWARDS_POINT_VALUE="0.01"):
+        assert str(app_settings.POINT_VALUE) == "0.01"
+    for bad in ("lots", -1, 1.5, True, "NaN"):
+        with (
+            override_settings(REFERRAL_REWARDS_POINT_VALUE=bad),
+            pytest.raises(ConfigurationError, match="POINT_VALUE must be a decimal amount"),
+        ):
+            app_settings.POINT_VALUE  # noqa: B018
+    with override_settings(REFERRAL_REWARDS_POINT_VALUE="lots"):
+        assert "referral_rewards.E002" in check_ids()
+
+
 def test_api_settings_defaults_and_values():
     assert app_settings.API_AUTHENTICATION_CLASSES is None
     assert (app_settings.API_PAGE_SIZE, app_settings.API_IDEMPOTENCY_RETENTION_HOURS) == (25, 24)

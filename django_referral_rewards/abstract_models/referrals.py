@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -34,6 +35,17 @@ class AbstractCampaign(TimeStampedModel):
     starts_at = models.DateTimeField(_("starts at"), null=True, blank=True)
     ends_at = models.DateTimeField(_("ends at"), null=True, blank=True)
     active = models.BooleanField(_("active"), default=True)
+    budget = models.DecimalField(
+        _("budget"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_(
+            "What the campaign's rewards may cost, in the program currency (empty: no "
+            "budget). Analytics report the cost against it; rewards are not stopped at it."
+        ),
+        **money_field_kwargs,
+    )
     metadata = models.JSONField(_("metadata"), default=dict, blank=True)
 
     class Meta:

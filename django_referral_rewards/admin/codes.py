@@ -74,7 +74,7 @@ class HandoutCardsForm(forms.Form):
 
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
-    list_display = ["name", "program", "starts_at", "ends_at", "active"]
+    list_display = ["name", "program", "starts_at", "ends_at", "budget", "active"]
     list_filter = ["active", "program"]
     list_select_related = ["program"]
     search_fields = ["name", "slug"]

@@ -25,6 +25,7 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext
 
 from ..codes import normalize
+from ..conf import app_settings
 from ..enums import (
     LEDGER_REWARD_UNITS,
     VOUCHER_REWARD_KINDS,
@@ -74,6 +75,15 @@ def rate(part: int, whole: int) -> Decimal | None:
     if not whole:
         return None
     return (Decimal(part) * HUNDRED / Decimal(whole)).quantize(RATE_PLACES, ROUND_HALF_UP)
+
+
+def _point_value(given: Decimal | None) -> Decimal | None:
+    """``given``, or :setting:`REFERRAL_REWARDS_POINT_VALUE` when it is ``None``;
+    :class:`InvalidArgument` for anything but a ``Decimal`` of at least 0."""
+    value = app_settings.POINT_VALUE if given is None else given
+    if value is not None and (not isinstance(value, Decimal) or value < 0):
+        raise InvalidArgument(gettext("The value of a point must be a Decimal of at least 0."))
+    return value
 
 
 def _check_range(since: datetime | None, until: datetime | None) -> None:
@@ -317,6 +327,7 @@ def referrer_performance(
     names."""
     _check_range(since, until)
     _check_limit(limit)
+    point_value = _point_value(point_value)
     if order_by not in REFERRER_ORDERINGS:
         raise InvalidArgument(
             gettext("Unknown ordering %(order)r: use one of %(choices)s.")
@@ -445,8 +456,8 @@ class CampaignPerformance:
     visits on the campaign's codes, sign-ups attached through the campaign and what
     became of them). ``cost`` is every reward decided for those referrals;
     ``budget_used`` is that cost in the program currency (``None`` when points were
-    granted and no ``point_value`` was given); ``budget`` is the campaign's budget cap,
-    ``None`` while campaigns carry no budget."""
+    granted and no ``point_value`` was given); ``budget`` is the campaign's budget
+    (``None`` without one)."""
 
     campaign_id: int
     slug: str
@@ -476,6 +487,7 @@ def campaign_performance(
     without activity included. Five queries: the program, the campaigns, their visits,
     their referrals, their rewards cost."""
     _check_range(since, until)
+    point_value = _point_value(point_value)
     program_obj = Program.objects.resolve(program)
     campaigns = list(Campaign.objects.filter(program_id=program_obj.pk))
     if not campaigns:
@@ -518,7 +530,7 @@ def campaign_performance(
         signups = int(row.get("signups", 0))
         converted = int(row.get("converted", 0))
         cost = _cost_from(costs.get(campaign.pk))
-        budget = getattr(campaign, "budget", None)
+        budget = campaign.budget
         result.append(
             CampaignPerformance(
                 campaign_id=campaign.pk,
@@ -584,8 +596,7 @@ def points_summary(
     points (four queries). With a range: the entries created in ``[since, until)``, the
     balance at ``until`` and the held points (four queries)."""
     _check_range(since, until)
-    if point_value is not None and (not isinstance(point_value, Decimal) or point_value < 0):
-        raise InvalidArgument(gettext("The value of a point must be a Decimal of at least 0."))
+    point_value = _point_value(point_value)
     program_obj = Program.objects.resolve(program)
     if since is None and until is None:
         totals = ledger.program_totals(program_obj)[Unit.POINTS]
