@@ -1,0 +1,1 @@
+"""Tasks run by a real ``django-tasks-db`` worker process (see ``test_real_worker``)."""
