@@ -15,11 +15,10 @@ See ``docs/api/staff.rst`` for the reference of each endpoint.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any, ClassVar
 
 from django.db import transaction
-from django.db.models import Count, Model, Q, QuerySet
+from django.db.models import Model, QuerySet
 from django.http import Http404
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
@@ -29,7 +28,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ..codes import normalize
-from ..conf import get_member_model
+from ..conf import app_settings, get_member_model
 from ..enums import (
     CodeKind,
     FraudStatus,
@@ -42,7 +41,6 @@ from ..enums import (
 )
 from ..exceptions import InvalidTransition
 from ..models import (
-    Account,
     Payout,
     Program,
     Redemption,
@@ -52,8 +50,8 @@ from ..models import (
     RewardRule,
 )
 from ..permissions import has_staff_permission
+from ..services import analytics, fraud, ledger, payouts, redemptions, referrals, rewards
 from ..services import codes as code_service
-from ..services import fraud, ledger, payouts, redemptions, referrals, rewards, stats
 from ..services.accounts import get_or_create_account
 from . import schema
 from . import staff_serializers as s
@@ -968,38 +966,24 @@ class AnalyticsView(StaffGenericAPIView):
         program = program_param(request, default=True)
         assert program is not None
         totals = ledger.program_totals(program)
-        counts = Referral.objects.filter(program=program).aggregate(
-            total=Count("pk"),
-            **{
-                value: Count("pk", filter=Q(status=value))
-                for value in ReferralStatus.values  # a column per status, one query
-            },
-            in_review=Count("pk", filter=Q(fraud_status=FraudStatus.REVIEW)),
-        )
-        total = counts["total"]
-        counts["conversion_rate"] = (
-            str((Decimal(counts[ReferralStatus.CONVERTED]) * 100 / total).quantize(Decimal("0.01")))
-            if total
-            else None
-        )
-        board = stats.leaderboard(program, size=int_param(request, "top") or None)
-        people = {
-            row["pk"]: row
-            for row in Account.objects.filter(pk__in=[r.account_id for r in board]).values(
-                "pk", "member_id", "member__name"
-            )
+        funnel = analytics.funnel(program)
+        counts = {
+            "total": funnel.signups,
+            **{status: getattr(funnel, status) for status in ReferralStatus.values},
+            "in_review": funnel.in_review,
+            "conversion_rate": (
+                str(funnel.conversion_rate) if funnel.conversion_rate is not None else None
+            ),
         }
-        tiers = list(
-            Account.objects.filter(program=program)
-            .values("tier_id", "tier__name", "tier__rank")
-            .annotate(accounts=Count("pk"))
-            .order_by("tier__rank")
+        board = analytics.leaderboard(
+            program, limit=int_param(request, "top") or app_settings.LEADERBOARD_SIZE
         )
+        tiers = analytics.tier_distribution(program)
         return Response(
             {
                 "program": program.slug,
                 "currency": program.currency,
-                "accounts": sum(row["accounts"] for row in tiers),
+                "accounts": sum(row.accounts for row in tiers),
                 "ledger": {
                     unit: unit_totals(program, unit, figures) for unit, figures in totals.items()
                 },
@@ -1008,19 +992,19 @@ class AnalyticsView(StaffGenericAPIView):
                     {
                         "rank": row.rank,
                         "account": row.account_id,
-                        "member": people[row.account_id]["member_id"],
-                        "name": people[row.account_id]["member__name"],
-                        "leaderboard_name": row.name,
+                        "member": row.member_id,
+                        "name": row.name,
+                        "leaderboard_name": row.leaderboard_name,
                         "conversions": row.conversions,
                     }
                     for row in board
                 ],
                 "tiers": [
                     {
-                        "tier": row["tier_id"],
-                        "name": row["tier__name"],
-                        "rank": row["tier__rank"],
-                        "accounts": row["accounts"],
+                        "tier": row.tier_id,
+                        "name": row.name,
+                        "rank": row.rank,
+                        "accounts": row.accounts,
                     }
                     for row in tiers
                 ],
