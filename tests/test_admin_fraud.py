@@ -6,7 +6,6 @@ the read-only fraud records (signals, decisions, traces)."""
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 import pytest
 from django.contrib import admin
@@ -25,11 +24,10 @@ from django_referral_rewards.models import (
     FraudSignal,
     Referral,
     RewardGrant,
-    RewardRule,
     Trace,
 )
-from django_referral_rewards.services import codes, events
-from django_referral_rewards.services import fraud as fraud_service
+
+from .fraud_review import janes_code, sign_up
 
 pytestmark = pytest.mark.django_db
 
@@ -64,38 +62,9 @@ def fresh(obj):
     return type(obj).objects.get(pk=obj.pk)
 
 
-def request_from(ip: str):
-    return rf.post("/signup/", REMOTE_ADDR=ip, HTTP_USER_AGENT="Mozilla/5.0 test")
-
-
 @pytest.fixture
 def code(program):
-    """Jane's code; her sign-up bonus (100 points, no hold) waits for any review."""
-    RewardRule.objects.create(
-        program=program,
-        name="Referral bonus",
-        trigger="signup",
-        beneficiary="referrer",
-        kind="points",
-        value=Decimal(100),
-        hold_days=0,
-    )
-    jane = testing.make_user("jane", email="jane.doe@gmail.com")
-    found = codes.get_or_create_personal_code(jane, program=program)
-    # Jane has been seen on this network: a customer signing up from it is suspicious.
-    fraud_service.record_traces(found.owner.member_id, request=request_from("203.0.113.7"))
-    return found
-
-
-def sign_up(code, name: str, *, disposable: bool = True, ip: str | None = None) -> Referral:
-    """A referred sign-up: at a disposable e-mail domain it scores 50 (review); from
-    Jane's network 40 more (review, with evidence)."""
-    domain = "mailinator.com" if disposable else "example.org"
-    user = testing.make_user(name, email=f"{name}@{domain}")
-    request = request_from(ip) if ip else None
-    referral = events.customer_signed_up(user, code=code.code, request=request)
-    assert referral is not None
-    return referral
+    return janes_code(program)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.test import RequestFactory
 
 from django_referral_rewards import testing
 from django_referral_rewards.enums import FraudStatus
@@ -25,9 +24,9 @@ from django_referral_rewards.models import (
     RewardRule,
     Tier,
 )
-from django_referral_rewards.services import codes, events, ledger, payouts, redemptions
-from django_referral_rewards.services import fraud as fraud_service
+from django_referral_rewards.services import codes, ledger, payouts, redemptions
 
+from ..fraud_review import janes_code, sign_up
 from .conftest import grant
 
 pytestmark = pytest.mark.django_db
@@ -82,36 +81,9 @@ def pending_payout(member_account) -> Payout:
     )
 
 
-def request_from(ip: str):
-    return RequestFactory().post("/signup/", REMOTE_ADDR=ip, HTTP_USER_AGENT="Mozilla/5.0 test")
-
-
 @pytest.fixture
 def jane_code(program):
-    """Jane's code; her sign-up bonus (100 points, no hold) waits for any review."""
-    RewardRule.objects.create(
-        program=program,
-        name="Referral bonus",
-        trigger="signup",
-        beneficiary="referrer",
-        kind="points",
-        value=Decimal(100),
-        hold_days=0,
-    )
-    jane = testing.make_user("jane", email="jane.doe@gmail.com")
-    found = codes.get_or_create_personal_code(jane, program=program)
-    fraud_service.record_traces(found.owner.member_id, request=request_from("203.0.113.7"))
-    return found
-
-
-def sign_up(code, name: str, *, disposable: bool = True, ip: str | None = None) -> Referral:
-    domain = "mailinator.com" if disposable else "example.org"
-    user = testing.make_user(name, email=f"{name}@{domain}")
-    referral = events.customer_signed_up(
-        user, code=code.code, request=request_from(ip) if ip else None
-    )
-    assert referral is not None
-    return referral
+    return janes_code(program)
 
 
 @pytest.fixture
